@@ -1,0 +1,1 @@
+"""distillguard detection engine."""

@@ -1,0 +1,337 @@
+"""Per-account running state: fixed-size event-time rings, counters and bounded sketches.
+
+One :class:`AccountState` per account, updated once per request in O(1) (the SpaceSaving
+top-k replacement is O(k) with k = 16). Everything is bounded whatever the traffic: 60
+one-minute buckets, 24 one-hour buckets, a 24-bin hour-of-day histogram, a top-k template
+counter, the last few SimHashes, at most ``max_models`` models and ``max_ip_blocks`` /24
+blocks. Buckets are keyed by ``ts // bucket_ms`` (event time, never the wall clock).
+
+:meth:`AccountState.features` turns the state into the named signals the scorer and the
+River models read (values in natural units: requests/hour, bits, shares).
+
+>>> from types import SimpleNamespace as NS
+>>> st = AccountState.new(created_ts=0, tier="free")
+>>> sig = NS(template=1, simhash=1, intents=(1.0,) + (0.0,) * 7)
+>>> ev = NS(ts=0, model="m", input_tokens=10, output_tokens=100, reasoning_tokens=None,
+...         tool_count=None, image_count=None, status=200, client_ip="1.2.3.4")
+>>> for i in range(10):
+...     ev.ts = i * 60_000
+...     st.update(ev, sig, 0.5, 0.05, 16, 16, 8, 16, False)
+>>> f = st.features(ev.ts)
+>>> f["req_1h"], f["cv_gap"], f["intent_cot"]
+(10.0, 0.0, 1.0)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+__all__ = ["AccountState", "INTENT_NAMES", "FEATURE_NAMES"]
+
+MIN_MS = 60_000
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+
+INTENT_NAMES = ("cot", "rubric", "rewrite", "agentic", "coding", "analysis", "computer_use", "vision")
+
+FEATURE_NAMES = (
+    "req_1h", "req_24h", "out_tok_1h", "ramp", "age_days", "cv_gap", "active_frac", "hour_entropy",
+    "burst", "top_template_share", "template_diversity", "dup_rate", "extraction_share",
+    *(f"intent_{n}" for n in INTENT_NAMES),
+    "reasoning_share", "long_output_share", "tool_share", "image_share", "error_rate", "rate429",
+    "new_model_share", "model_count", "ip_blocks",
+)
+
+_LOG2 = math.log(2)
+
+
+def _entropy(counts: list[int] | list[float]) -> float:
+    tot = sum(counts)
+    if tot <= 0:
+        return 0.0
+    h = 0.0
+    for c in counts:
+        if c > 0:
+            p = c / tot
+            h -= p * math.log(p)
+    return h / _LOG2
+
+
+class AccountState:
+    """Running signals of one account. See the module docstring."""
+
+    __slots__ = (
+        "created", "tier", "first_ts", "last_ts", "n",
+        "m_idx", "m_cnt", "h_idx", "h_cnt", "h_out", "hod",
+        "gap_mean", "gap_var", "n_gaps",
+        "i_hit", "i_ew", "n_extract",
+        "tpl", "sims", "n_dup",
+        "n_reason", "n_long", "n_tools", "n_img", "n_err", "n_429", "sum_out",
+        "models", "n_new",
+        "ips", "links",
+        # scoring / decisions
+        "eval_n", "eval_ts", "score", "campaign", "step", "cstep", "allow", "confirmed",
+        "alerts", "actions", "reasons", "susp", "excerpt", "sup",
+    )
+
+    @classmethod
+    def new(cls, created_ts: int | None, tier: str | None) -> AccountState:
+        s = cls.__new__(cls)
+        s.created = created_ts
+        s.tier = tier
+        s.first_ts = -1
+        s.last_ts = -1
+        s.n = 0
+        s.m_idx = -1
+        s.m_cnt = [0] * 60
+        s.h_idx = -1
+        s.h_cnt = [0] * 24
+        s.h_out = [0] * 24
+        s.hod = [0] * 24
+        s.gap_mean = 0.0
+        s.gap_var = 0.0
+        s.n_gaps = 0
+        s.i_hit = [0] * 8
+        s.i_ew = [0.0] * 8
+        s.n_extract = 0
+        s.tpl = {}
+        s.sims = []
+        s.n_dup = 0
+        s.n_reason = 0
+        s.n_long = 0
+        s.n_tools = 0
+        s.n_img = 0
+        s.n_err = 0
+        s.n_429 = 0
+        s.sum_out = 0
+        s.models = {}
+        s.n_new = 0
+        s.ips = []
+        s.links = {}
+        s.eval_n = 0
+        s.eval_ts = -1
+        s.score = 0.0
+        s.campaign = None
+        s.step = 0
+        s.cstep = {}
+        s.allow = False
+        s.confirmed = False
+        s.alerts = []
+        s.actions = {}
+        s.reasons = []
+        s.susp = 0.0
+        s.excerpt = None
+        s.sup = 0.0
+        return s
+
+    # -- serialisation (plain JSON: lists and str-keyed dicts only) -------------------------
+    def to_json(self) -> list[Any]:
+        return [getattr(self, k) if k not in ("tpl",) else [[a, b] for a, b in self.tpl.items()]
+                for k in self.__slots__]
+
+    @classmethod
+    def from_json(cls, obj: list[Any]) -> AccountState:
+        s = cls.__new__(cls)
+        for k, v in zip(cls.__slots__, obj):
+            setattr(s, k, v)
+        s.tpl = {int(a): b for a, b in s.tpl}
+        return s
+
+    # -- update: once per request -----------------------------------------------------------
+    def update(self, ev: Any, sig: Any, intent_hit: float, alpha: float, k_tpl: int,
+               k_sims: int, k_models: int, k_ips: int, new_model: bool) -> None:
+        """Fold one request into the state (O(1); O(k) on a top-k replacement)."""
+        ts = ev.ts
+        if ts < self.last_ts:  # late event: count it, but time structures use the last ts
+            ts = self.last_ts
+        n = self.n = self.n + 1
+        if self.first_ts < 0:
+            self.first_ts = ts
+        else:
+            gap = (ts - self.last_ts) / 1000.0
+            # exponentially weighted mean/variance of the gaps (West 1979)
+            if self.n_gaps == 0:
+                self.gap_mean = gap
+            else:
+                d = gap - self.gap_mean
+                incr = alpha * d
+                self.gap_mean += incr
+                self.gap_var = (1 - alpha) * (self.gap_var + d * incr)
+            self.n_gaps += 1
+        self.last_ts = ts
+        # minute ring (last 60 minutes)
+        mi = ts // MIN_MS
+        if mi != self.m_idx:
+            cnt = self.m_cnt
+            if self.m_idx < 0 or mi - self.m_idx >= 60:
+                for j in range(60):
+                    cnt[j] = 0
+            else:
+                for j in range(self.m_idx + 1, mi + 1):
+                    cnt[j % 60] = 0
+            self.m_idx = mi
+        self.m_cnt[mi % 60] += 1
+        # hour ring (last 24 hours) with output tokens
+        hi = ts // HOUR_MS
+        if hi != self.h_idx:
+            hc = self.h_cnt
+            ho = self.h_out
+            if self.h_idx < 0 or hi - self.h_idx >= 24:
+                for j in range(24):
+                    hc[j] = 0
+                    ho[j] = 0
+            else:
+                for j in range(self.h_idx + 1, hi + 1):
+                    hc[j % 24] = 0
+                    ho[j % 24] = 0
+            self.h_idx = hi
+        hslot = hi % 24
+        self.h_cnt[hslot] += 1
+        out = ev.output_tokens
+        self.h_out[hslot] += out
+        self.sum_out += out
+        self.hod[hslot] += 1  # hour of day (UTC) == hi % 24
+        # intents
+        intents = sig.intents
+        hit = self.i_hit
+        ew = self.i_ew
+        ext = False
+        beta = 1.0 - alpha
+        for j in range(8):
+            v = intents[j]
+            ew[j] = beta * ew[j] + alpha * v
+            if v >= intent_hit:
+                hit[j] += 1
+                ext = True
+        if ext:
+            self.n_extract += 1
+        # templates: SpaceSaving top-k
+        t = sig.template
+        tpl = self.tpl
+        c = tpl.get(t)
+        if c is not None:
+            tpl[t] = c + 1
+        elif len(tpl) < k_tpl:
+            tpl[t] = 1
+        else:
+            mk = min(tpl, key=tpl.__getitem__)
+            tpl[t] = tpl.pop(mk) + 1
+        # exact payload repeats (retries / resampling): last few SimHashes
+        sh = sig.simhash
+        sims = self.sims
+        if sh in sims:
+            self.n_dup += 1
+        else:
+            sims.append(sh)
+            if len(sims) > k_sims:
+                del sims[0]
+        # output-maximising parameters and errors
+        rt = ev.reasoning_tokens
+        if rt:
+            self.n_reason += 1
+        if out >= 2000:
+            self.n_long += 1
+        if ev.tool_count:
+            self.n_tools += 1
+        if ev.image_count:
+            self.n_img += 1
+        st = ev.status
+        if st is not None and st >= 400:
+            if st == 429:
+                self.n_429 += 1
+            else:
+                self.n_err += 1
+        # model mix
+        models = self.models
+        m = ev.model
+        mc = models.get(m)
+        if mc is not None:
+            models[m] = mc + 1
+        elif len(models) < k_models:
+            models[m] = 1
+        if new_model:
+            self.n_new += 1
+        # /24 blocks
+        ip = ev.client_ip
+        if ip:
+            blk = ip.rpartition(".")[0] or ip
+            ips = self.ips
+            if blk not in ips and len(ips) < k_ips:
+                ips.append(blk)
+        del n
+
+    # -- features: at evaluation time ---------------------------------------------------------
+    def features(self, now: int) -> dict[str, float]:
+        """Named signals at event time ``now`` (ms). Values in natural units."""
+        n = self.n or 1
+        mi = now // MIN_MS
+        hi = now // HOUR_MS
+        # windows relative to now
+        lag_m = mi - self.m_idx
+        req_1h = float(sum(self.m_cnt)) if 0 <= lag_m < 60 else 0.0
+        if lag_m > 0 and lag_m < 60:
+            # buckets older than 60 minutes relative to now are gone
+            req_1h = float(sum(self.m_cnt[(self.m_idx - j) % 60] for j in range(60 - lag_m)))
+        lag_h = hi - self.h_idx
+        live_h = 24 - lag_h if 0 <= lag_h < 24 else 0
+        req_24h = float(sum(self.h_cnt[(self.h_idx - j) % 24] for j in range(live_h)))
+        out_1h = float(self.h_out[self.h_idx % 24]) if lag_h == 0 else 0.0
+        span_h = max(1, min(24, (self.last_ts - self.first_ts) // HOUR_MS + 1))
+        active_h = sum(1 for j in range(min(span_h, live_h)) if self.h_cnt[(self.h_idx - j) % 24] > 0)
+        active_frac = active_h / span_h
+        created = self.created
+        age_ms = (now - created) if created is not None and created <= now else None
+        age_days = age_ms / DAY_MS if age_ms is not None else 365.0
+        # ramp: requests per hour since creation, for accounts younger than a week
+        ramp = 0.0
+        if age_ms is not None and age_ms < 7 * DAY_MS:
+            ramp = self.n / max(1.0, age_ms / HOUR_MS)
+        cv = math.sqrt(self.gap_var) / self.gap_mean if self.n_gaps >= 5 and self.gap_mean > 0 else 1.0
+        active_minutes = [c for c in self.m_cnt if c > 0]
+        burst = (max(active_minutes) / (sum(active_minutes) / len(active_minutes))) if active_minutes else 0.0
+        tpl = self.tpl
+        top = max(tpl.values()) if tpl else 0
+        top_share = min(1.0, top / n)
+        diversity = len(tpl) / min(n, len(tpl) if len(tpl) >= 16 else 16)
+        f = {
+            "req_1h": req_1h,
+            "req_24h": req_24h,
+            "out_tok_1h": out_1h,
+            "ramp": ramp,
+            "age_days": age_days,
+            "cv_gap": cv,
+            "active_frac": active_frac,
+            "hour_entropy": _entropy(self.hod),
+            "burst": burst,
+            "top_template_share": top_share,
+            "template_diversity": diversity,
+            "dup_rate": self.n_dup / n,
+            "extraction_share": self.n_extract / n,
+        }
+        for j, name in enumerate(INTENT_NAMES):
+            f["intent_" + name] = self.i_hit[j] / n
+        f["reasoning_share"] = self.n_reason / n
+        f["long_output_share"] = self.n_long / n
+        f["tool_share"] = self.n_tools / n
+        f["image_share"] = self.n_img / n
+        f["error_rate"] = self.n_err / n
+        f["rate429"] = self.n_429 / n
+        f["new_model_share"] = self.n_new / n
+        f["model_count"] = float(len(self.models))
+        f["ip_blocks"] = float(len(self.ips))
+        f["span_h"] = float(span_h)
+        f["n"] = float(self.n)
+        return f
+
+    def minute_mask(self, now: int) -> int:
+        """Bit i set when the account was active ``i`` minutes before ``now`` (60 bits)."""
+        mi = now // MIN_MS
+        lag = mi - self.m_idx
+        mask = 0
+        if lag < 0 or lag >= 60:
+            return 0
+        for j in range(60 - lag):
+            if self.m_cnt[(self.m_idx - j) % 60] > 0:
+                mask |= 1 << (j + lag)
+        return mask

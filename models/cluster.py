@@ -1,0 +1,268 @@
+"""Cluster engine: accounts linked by shared infrastructure, scored as one subject.
+
+Input is the ``distill-links`` stream (keyed by ``link_key``): an account engine sends one
+update per (account, link key) when it first sees the pair and at most every
+``link_refresh_ms`` after, with a compact account summary. Link kinds:
+
+``pay``   shared payment fingerprint          (strong: different accounts, one card)
+``tpl``   shared prompt template fingerprint  (the wrapper, never the system prompt)
+``asnua`` same ASN + user agent               (weak: SDK defaults are shared widely)
+``ip24``  same client /24                     (weak: NATs put hundreds of users together)
+
+A link key alone proves nothing (a campus NAT, a popular SDK). A cluster alert needs
+``min_cluster_members`` active members, a share of them with an extraction-like intent mix
+(``cluster_member_share``), and further independent evidence: link strength, synchronised
+timing (members active in the same minutes), low dispersion of member rates (load
+balancing), aggregate volume far above one account's, young accounts. A link key with more
+than ``broad_members`` distinct members is *broad*: it alerts only if nearly every member
+harvests, and the alert says so. Members per key are capped (least recently seen evicted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from models.alerts import StepResult, make_alert
+from models.config import EngineConfig
+from models.policy import Policy
+from models.state import KeyedCache, StateStore
+
+__all__ = ["ClusterEngine", "LINK_WEIGHT"]
+
+#: How much a shared key of this kind says by itself (evidence units).
+LINK_WEIGHT = {"pay": 1.0, "tpl": 0.8, "asnua": 0.3, "ip24": 0.2}
+
+# member summary list layout (compact JSON): see AccountEngine._summary
+S_N, S_R1H, S_EXT, S_CAMP, S_SUSP, S_AGE, S_MASK, S_MIN, S_LAST, S_ALERTED = range(10)
+
+
+def _ramp(x: float, lo: float, hi: float) -> float:
+    return 0.0 if x <= lo else 1.0 if x >= hi else (x - lo) / (hi - lo)
+
+
+class _Link:
+    __slots__ = ("kind", "members", "seen", "step", "named", "last_eval", "score", "first_ts", "campaign", "in_force")
+
+    @classmethod
+    def new(cls, kind: str, ts: int) -> _Link:
+        s = cls.__new__(cls)
+        s.kind, s.members, s.seen, s.step, s.named = kind, {}, 0, 0, 0
+        s.last_eval, s.score, s.first_ts, s.campaign = -1, 0.0, ts, None
+        s.in_force = {}
+        return s
+
+    def to_json(self) -> list[Any]:
+        return [getattr(self, k) for k in self.__slots__]
+
+    @classmethod
+    def from_json(cls, obj: list[Any]) -> _Link:
+        s = cls.__new__(cls)
+        for k, v in zip(cls.__slots__, obj):
+            setattr(s, k, v)
+        return s
+
+
+class ClusterEngine:
+    """Scores link keys (one engine per partition of ``distill-links``).
+
+    Parameters mirror :class:`models.engine.AccountEngine`: ``config``, ``store`` (a
+    :class:`~models.state.StateStore`), ``policy``, ``cache_size``.
+    """
+
+    def __init__(self, config: EngineConfig | None = None, store: StateStore | None = None,
+                 policy: Policy | None = None, cache_size: int = 50_000) -> None:
+        self.config = config or EngineConfig()
+        self.policy = policy or Policy.default()
+        self._prefix = f"l:{self.config.state_tag}:"
+        self._cache = KeyedCache(store, _Link.from_json, _Link.to_json, max_items=cache_size)
+        self.stats = {"links": 0, "alerts": 0, "broad_suppressed": 0}
+
+    # -- public --------------------------------------------------------------------------
+    def process(self, link: dict[str, Any]) -> StepResult:
+        """Fold one link update in; returns cluster alerts/actions (if any)."""
+        cfg = self.config
+        key = str(link["link_key"])
+        acct = str(link["account_id"])
+        ts = int(link["ts"])
+        summ = link.get("summary") or []
+        kind = str(link.get("kind") or key.split(":", 1)[0])
+        self.stats["links"] += 1
+        skey = self._prefix + key
+        st = self._cache.get(skey)
+        if st is None:
+            st = _Link.new(kind, ts)
+            self._cache.put(skey, st)
+        else:
+            self._cache.touch(skey)
+        members = st.members
+        prev = members.get(acct)
+        entry = list(summ)[:S_ALERTED] + [prev[S_ALERTED] if prev else 0]
+        if len(entry) < S_ALERTED + 1:
+            entry = (entry[:-1] + [0] * (S_ALERTED + 1))[: S_ALERTED + 1]
+        entry[S_LAST] = ts
+        new_member = prev is None
+        if new_member:
+            st.seen += 1
+            if len(members) >= cfg.max_members:
+                oldest = min(members, key=lambda a: members[a][S_LAST])
+                del members[oldest]
+        else:
+            del members[acct]  # re-insert keeps dict order = recency
+        members[acct] = entry
+        if not new_member and st.last_eval >= 0 and ts - st.last_eval < cfg.cluster_eval_ms:
+            return StepResult()
+        return self._evaluate(key, st, ts)
+
+    def cluster_view(self, cluster_id: str) -> dict[str, Any] | None:
+        """Current state of a cluster (``cluster_id`` = link key, with or without ``cluster:``)."""
+        key = cluster_id.removeprefix("cluster:")
+        st = self._cache.get(self._prefix + key)
+        if st is None:
+            return None
+        return {
+            "cluster_id": "cluster:" + key,
+            "kind": st.kind,
+            "members": sorted(st.members),
+            "distinct_members_seen": st.seen,
+            "score": st.score,
+            "campaign": st.campaign,
+            "step": st.step,
+            "first_ts": st.first_ts,
+            "actions_in_force": {a: u for a, u in st.in_force.items()},
+        }
+
+    def pop_dirty(self) -> dict[str, bytes]:
+        return self._cache.pop_dirty()
+
+    def flush(self) -> int:
+        return self._cache.flush_into(self._cache.pop_dirty())
+
+    def evict_all(self) -> None:
+        self._cache.evict_all()
+
+    # -- scoring -------------------------------------------------------------------------
+    def _evaluate(self, key: str, st: _Link, ts: int) -> StepResult:
+        cfg = self.config
+        st.last_eval = ts
+        horizon = ts - cfg.cluster_window_ms
+        active = [(a, m) for a, m in st.members.items() if m[S_LAST] >= horizon]
+        n_act = len(active)
+        if n_act < cfg.min_cluster_members:
+            st.score = 0.0
+            return StepResult()
+        harvest = [(a, m) for a, m in active
+                   if m[S_EXT] >= cfg.member_extraction_share or m[S_SUSP] >= 0.5 or m[S_ALERTED]]
+        share = len(harvest) / n_act
+        broad = st.seen > cfg.broad_members
+        core = _ramp(share, cfg.cluster_member_share - 0.2, cfg.cluster_member_share + 0.15)
+        if core <= 0 or len(harvest) < cfg.min_cluster_members:
+            st.score = 0.0
+            return StepResult()
+        if broad and share < 0.9:
+            st.score = 0.0
+            self.stats["broad_suppressed"] += 1
+            return StepResult()
+        # synchronised timing: co-activity of members in the last 60 minutes
+        cur_min = ts // 60_000
+        per_min = [0] * 60
+        masks = []
+        for _, m in harvest:
+            shift = cur_min - int(m[S_MIN])
+            mask = (int(m[S_MASK]) << shift) & ((1 << 60) - 1) if 0 <= shift < 60 else 0
+            masks.append(mask)
+            j = 0
+            x = mask
+            while x:
+                if x & 1:
+                    per_min[j] += 1
+                x >>= 1
+                j += 1
+        nh = len(harvest)
+        sync_vals = []
+        for mask in masks:
+            tot = 0.0
+            cnt = 0
+            j = 0
+            x = mask
+            while x:
+                if x & 1:
+                    tot += (per_min[j] - 1) / max(1, nh - 1)
+                    cnt += 1
+                x >>= 1
+                j += 1
+            if cnt:
+                sync_vals.append(tot / cnt)
+        sync = sum(sync_vals) / len(sync_vals) if sync_vals else 0.0
+        rates = [float(m[S_R1H]) for _, m in harvest]
+        mean_r = sum(rates) / nh
+        cv_r = (sum((r - mean_r) ** 2 for r in rates) / nh) ** 0.5 / mean_r if mean_r > 0 else 1.0
+        agg = sum(rates)
+        young = sum(1 for _, m in harvest if float(m[S_AGE]) < 14) / nh
+        alerted = sum(1 for _, m in harvest if m[S_ALERTED]) / nh
+        ext_mean = sum(float(m[S_EXT]) for _, m in harvest) / nh
+        fam = [
+            ("link_kind", LINK_WEIGHT.get(st.kind, 0.2), LINK_WEIGHT.get(st.kind, 0.2), 0.0, f"shared {st.kind} key"),
+            ("synchronised_minutes", _ramp(sync, 0.3, 0.7), sync, 0.1, "mean co-activity of members per minute (last hour)"),
+            ("member_rate_cv", _ramp(0.8 - cv_r, 0.0, 0.5) * _ramp(nh, 3, 6), cv_r, 1.0, "dispersion of member request rates (load balancing)"),
+            ("aggregate_req_1h", _ramp(agg, 60.0, 240.0), agg, 20.0, "sum of member requests in the last hour"),
+            ("young_member_share", _ramp(young, 0.4, 0.9), young, 0.1, "members whose account is < 14 days old"),
+            ("alerted_member_share", _ramp(alerted, 0.2, 0.6), alerted, 0.0, "members already alerted on their own"),
+        ]
+        evidence = sum(s for _, s, _, _, _ in fam)
+        score = core * (0.4 + 0.6 * min(1.0, evidence / 2.0))
+        if broad:
+            score *= 0.9
+        st.score = round(score, 4)
+        camps: dict[str, int] = {}
+        for _, m in harvest:
+            if m[S_CAMP]:
+                camps[m[S_CAMP]] = camps.get(m[S_CAMP], 0) + 1
+        dom, dom_n = max(camps.items(), key=lambda kv: (kv[1], kv[0])) if camps else ("hydra_cluster", 0)
+        if ext_mean < 0.5:
+            campaign = "reseller_mixing"
+        elif dom_n >= 0.7 * nh and dom != "anomalous_usage" and nh < 10:
+            campaign = dom
+        else:
+            campaign = "hydra_cluster"
+        thresholds = (cfg.alert_threshold, *cfg.step_thresholds)
+        target = sum(1 for t in thresholds if score >= t)
+        # named accounts: strong kinds name every active member; weak kinds the harvesting ones
+        named = [a for a, _ in (active if st.kind in ("pay", "tpl") else harvest)]
+        grew = st.step > 0 and len(named) >= st.named + max(1, st.named // 10)
+        if target <= 0 or (target <= st.step and not grew):
+            return StepResult()
+        step = max(target, st.step + 1) if grew else target
+        st.step = step
+        st.campaign = campaign
+        st.named = len(named)
+        for a, m in active:
+            if a in named:
+                m[S_ALERTED] = 1
+        reasons = [
+            {"signal": "cluster_members", "value": float(n_act), "baseline": float(cfg.min_cluster_members),
+             "detail": f"{st.seen} distinct members seen on this {st.kind} key" + (" (broad key)" if broad else "")},
+            {"signal": "harvesting_member_share", "value": round(share, 4), "baseline": cfg.cluster_member_share,
+             "detail": "members whose intent mix is extraction-like"},
+        ]
+        for sig, s, v, b, d in fam:
+            if s >= 0.5:
+                reasons.append({"signal": sig, "value": round(float(v), 4), "baseline": float(b), "detail": d})
+        subject = "cluster:" + key
+        alert = make_alert(subject, campaign, step, ts=ts, kind="cluster", accounts=sorted(named),
+                           score=score, severity=self.policy.severity(score), reasons=reasons, excerpt=None)
+        self.stats["alerts"] += 1
+        actions = self.policy.decide(alert, {"in_force": st.in_force})
+        for act in actions:
+            st.in_force[act["action"]] = ts + act["ttl_s"] * 1000
+        return StepResult(alerts=[alert], actions=actions)
+
+
+def default_partitioner(key: str, partitions: int) -> int:
+    """Deterministic key -> partition (crc32), used by the local :class:`~models.engine.Engine`."""
+    import zlib
+
+    return zlib.crc32(key.encode()) % partitions if partitions > 1 else 0
+
+
+Partitioner = Callable[[str, int], int]

@@ -1,0 +1,148 @@
+"""Engine configuration: every threshold, window and cap in one frozen dataclass.
+
+Units live in the names (``_ms``, ``_s``). Defaults are immutable scalars; bad values raise
+``ValueError`` naming the parameter. :attr:`EngineConfig.state_tag` is folded into every
+state key, so changing a window or a cap starts fresh state instead of misreading old state.
+
+>>> EngineConfig().alert_threshold
+0.6
+>>> EngineConfig(min_requests=0)
+Traceback (most recent call last):
+...
+ValueError: min_requests must be >= 1, got 0
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, fields
+
+__all__ = ["EngineConfig", "INTENT_CAMPAIGN"]
+
+#: Which campaign an intent points to (intent order of ``models.intents.INTENTS``).
+INTENT_CAMPAIGN: tuple[str, ...] = (
+    "reasoning_extraction",  # cot
+    "reward_model_grading",  # rubric
+    "policy_safe_rewriting",  # rewrite
+    "agentic_coding_harvest",  # agentic
+    "agentic_coding_harvest",  # coding
+    "agentic_coding_harvest",  # analysis
+    "agentic_coding_harvest",  # computer_use
+    "vision_harvest",  # vision
+)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Thresholds, windows (ms) and caps of the detection engine.
+
+    Account scoring
+    ---------------
+    min_requests
+        Requests an account needs before it can alert at all. Default - 20.
+    eval_every_requests / eval_every_ms
+        An account's features are re-evaluated (rules + River models) every this many
+        requests or after this much event time, whichever comes first (features are never
+        scored per event, to stay inside the per-event budget). Defaults - 8, 120 000 ms.
+    intent_hit
+        An intent score at or above this counts as a request *of* that intent. Default - 0.5.
+    ew_alpha
+        Weight of the newest request in per-account exponentially weighted means. Default - 0.05.
+    alert_threshold / step_thresholds
+        Score (0..1) for step 1, then the scores for steps 2, 3, ... Each step is alerted
+        once (hysteresis: a subject never re-alerts at the same step). Defaults - 0.6,
+        (0.75, 0.9).
+    min_evidence
+        Independent evidence families (besides the intent mix) that must fire for an
+        account alert. Default - 2.
+
+    Accounts: memory caps
+    ---------------------
+    top_templates (SpaceSaving k), max_models, max_ip_blocks, max_link_keys.
+
+    Links and clusters
+    ------------------
+    link_refresh_ms
+        An (account, link key) update is re-sent at most this often. Default - 300 000.
+    cluster_window_ms
+        Members seen within this window count as active. Default - 7 200 000.
+    max_members
+        Members stored per link key (least recently seen evicted). Default - 256.
+    broad_members
+        A link key with more distinct members than this is *broad* (NAT, SDK default):
+        it can only alert if the harvesting share among members is high. Default - 64.
+    min_cluster_members / cluster_member_share
+        Active members, and the share of them with an extraction-like intent mix, needed
+        for a cluster alert. Defaults - 3, 0.6.
+    model_new_ms / model_warmup_ms
+        A model is *new* for this long after it is first seen, provided it was first seen
+        at least ``model_warmup_ms`` after the partition's first event. Defaults - 24 h, 1 h.
+    """
+
+    # account scoring
+    min_requests: int = 20
+    eval_every_requests: int = 8
+    eval_every_ms: int = 120_000
+    intent_hit: float = 0.5
+    ew_alpha: float = 0.05
+    alert_threshold: float = 0.6
+    step_thresholds: tuple[float, ...] = (0.75, 0.9)
+    min_evidence: int = 2
+    young_account_ms: int = 14 * 86_400_000
+    old_account_ms: int = 180 * 86_400_000
+    # account memory caps
+    top_templates: int = 16
+    recent_simhashes: int = 16
+    max_models: int = 8
+    max_ip_blocks: int = 16
+    max_link_keys: int = 6
+    max_recent_alerts: int = 8
+    # links / clusters
+    link_refresh_ms: int = 300_000
+    link_min_requests: int = 1
+    template_link_min_count: int = 8
+    template_link_min_share: float = 0.3
+    cluster_window_ms: int = 7_200_000
+    cluster_eval_ms: int = 60_000
+    max_members: int = 256
+    broad_members: int = 64
+    min_cluster_members: int = 3
+    cluster_member_share: float = 0.6
+    member_extraction_share: float = 0.3
+    # partition globals
+    max_tracked_models: int = 256
+    model_new_ms: int = 86_400_000
+    model_warmup_ms: int = 3_600_000
+    # models
+    hst_trees: int = 10
+    hst_height: int = 8
+    hst_window: int = 250
+    hst_q: float = 0.98
+    calibration_size: int = 512
+    supervised_min_labels: int = 10
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue
+            low = 0 if isinstance(v, float) or f.name == "min_evidence" else 1
+            if v < low:
+                raise ValueError(f"{f.name} must be >= {low}, got {v}")
+        if not 0 < self.ew_alpha <= 1:
+            raise ValueError(f"ew_alpha must be in (0, 1], got {self.ew_alpha}")
+        if not 0 < self.alert_threshold < 1:
+            raise ValueError(f"alert_threshold must be in (0, 1), got {self.alert_threshold}")
+        if any(t <= self.alert_threshold or t > 1 for t in self.step_thresholds) or list(
+            self.step_thresholds
+        ) != sorted(self.step_thresholds):
+            raise ValueError(f"step_thresholds must be increasing and above alert_threshold, got {self.step_thresholds}")
+        if self.hst_height > 10:
+            raise ValueError(f"hst_height must be <= 10 (2**(h+1)-1 nodes per tree), got {self.hst_height}")
+
+    @property
+    def state_tag(self) -> str:
+        """Short hash of the parameters that shape stored state (part of every state key)."""
+        shape = (self.top_templates, self.recent_simhashes, self.max_models, self.max_ip_blocks,
+                 self.max_link_keys, self.max_members, 1)
+        return hashlib.sha1(repr(shape).encode()).hexdigest()[:6]

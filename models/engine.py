@@ -1,0 +1,389 @@
+"""The detection engine: per-account scoring, link updates, and a local composite.
+
+What it does
+    :class:`AccountEngine` (one per partition of ``llm-requests``) folds each request into
+    the account's bounded state (:mod:`models.account`), re-evaluates the account every few
+    requests or minutes of event time (rules in :mod:`models.scoring` + River models in
+    :mod:`models.learners`), raises at most one alert per escalation step, asks the
+    :class:`~models.policy.Policy` for an action, and emits *link updates* (shared payment,
+    /24, ASN+UA, prompt template) for the :class:`~models.cluster.ClusterEngine`.
+    :class:`Engine` wires both together in-process (``replay --local``, tests).
+
+How to use
+    >>> from models.event import RequestEvent
+    >>> eng = Engine()
+    >>> ev = RequestEvent(request_id="r1", ts=1_700_000_000_000, account_id="a1", model="m",
+    ...                   input_tokens=10, output_tokens=20, prompt="hi there")
+    >>> res = eng.process(ev)
+    >>> res.alerts, len(res.links) >= 0
+    ([], True)
+
+Contract
+    Deterministic for an event order (event time only, seeded models). State lives behind a
+    :class:`~models.state.StateStore` as orjson bytes; :meth:`AccountEngine.pop_dirty` hands the
+    changed keys to the caller. River models are per partition and persisted separately via
+    :meth:`AccountEngine.snapshot_models` (pickle + HMAC-SHA256, refused on a bad signature).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from models.account import HOUR_MS, AccountState
+from models.alerts import StepResult, make_alert
+from models.cluster import (
+    S_ALERTED,
+    ClusterEngine,
+    default_partitioner,
+)
+from models.config import EngineConfig
+from models.event import RequestEvent
+from models.learners import ModelBank
+from models.policy import ACTIONS, Policy
+from models.scoring import assess
+from models.state import KeyedCache, StateStore
+from models.text import text_signals
+
+__all__ = ["AccountEngine", "ClusterEngine", "Engine", "EngineConfig", "StepResult"]
+
+_ALLOW_LINK_SUMMARY = S_ALERTED  # summary fields sent (the cluster engine adds its own flag)
+
+
+def _hkey(kind: str, value: str) -> str:
+    return f"{kind}:{hashlib.sha1(value.encode()).hexdigest()[:16]}"  # noqa: S324 - pseudonymous key
+
+
+class _Globals:
+    """Per-partition globals: first-seen time of each model (bounded), first event time."""
+
+    __slots__ = ("first_ts", "models")
+
+    def __init__(self, first_ts: int = -1, models: dict[str, int] | None = None) -> None:
+        self.first_ts = first_ts
+        self.models = models or {}
+
+    def to_json(self) -> list[Any]:
+        return [self.first_ts, self.models]
+
+    @classmethod
+    def from_json(cls, obj: list[Any]) -> _Globals:
+        return cls(obj[0], dict(obj[1]))
+
+
+class AccountEngine:
+    """Scores accounts of one ``llm-requests`` partition.
+
+    Parameters
+    ----------
+    config
+        :class:`EngineConfig` (defaults documented there).
+    store
+        Backing :class:`~models.state.StateStore` (dict when None).
+    policy
+        Enforcement :class:`~models.policy.Policy` (the default YAML when None).
+    seed
+        Seed of the River models of this partition.
+    cache_size
+        Accounts kept decoded in memory. Default - 50 000.
+    model_key
+        HMAC key for :meth:`snapshot_models` / :meth:`restore_models`.
+    """
+
+    def __init__(self, config: EngineConfig | None = None, store: StateStore | None = None,
+                 policy: Policy | None = None, seed: int = 0, cache_size: int = 50_000,
+                 model_key: bytes = b"distillguard-local") -> None:
+        self.config = cfg = config or EngineConfig()
+        self.policy = policy or Policy.default()
+        self.seed = seed
+        self.model_key = model_key
+        self._prefix = f"a:{cfg.state_tag}:"
+        self._gkey = f"g:{cfg.state_tag}"
+        self._cache = KeyedCache(store, AccountState.from_json, AccountState.to_json, max_items=cache_size)
+        self.models = ModelBank(seed=seed, n_trees=cfg.hst_trees, height=cfg.hst_height,
+                                window_size=cfg.hst_window, q=cfg.hst_q,
+                                calibration_size=cfg.calibration_size,
+                                supervised_min_labels=cfg.supervised_min_labels)
+        self._glob: _Globals | None = None
+        self.stats = {"events": 0, "evaluations": 0, "alerts": 0, "links": 0}
+
+    # -- state helpers ---------------------------------------------------------------------
+    def _globals(self) -> _Globals:
+        g = self._glob
+        if g is None:
+            g = self._cache.get(self._gkey)
+            if g is None:
+                raw = self._cache.store.get(self._gkey)
+                g = _Globals.from_json(__import__("orjson").loads(raw)) if raw else _Globals()
+            self._glob = g
+        return g
+
+    def _is_new_model(self, model: str, ts: int) -> bool:
+        g = self._globals()
+        cfg = self.config
+        if g.first_ts < 0:
+            g.first_ts = ts
+            self._cache.put(self._gkey, g)
+        first = g.models.get(model)
+        if first is None:
+            first = ts
+            models = g.models
+            if len(models) >= cfg.max_tracked_models:
+                del models[min(models, key=models.__getitem__)]
+            models[model] = ts
+            self._cache.put(self._gkey, g)
+        return first - g.first_ts >= cfg.model_warmup_ms and ts - first < cfg.model_new_ms
+
+    # -- per event -------------------------------------------------------------------------
+    def process(self, event: RequestEvent) -> StepResult:
+        """Fold one request in; returns alerts, actions and link updates (usually none)."""
+        cfg = self.config
+        self.stats["events"] += 1
+        acct = event.account_id
+        key = self._prefix + acct
+        cache = self._cache
+        st = cache.get(key)
+        if st is None:
+            st = AccountState.new(event.account_created_ts, event.account_tier)
+            cache.put(key, st)
+        else:
+            cache.touch(key)
+        if event.account_tier is not None:
+            st.tier = event.account_tier
+        if event.account_created_ts is not None:
+            st.created = event.account_created_ts
+        sig = text_signals(event.prompt, event.system_prompt, event.tool_count or 0, event.image_count or 0)
+        new_model = self._is_new_model(event.model, event.ts)
+        st.update(event, sig, cfg.intent_hit, cfg.ew_alpha, cfg.top_templates, cfg.recent_simhashes,
+                  cfg.max_models, cfg.max_ip_blocks, new_model)
+        res = StepResult()
+        ts = st.last_ts
+        if st.n - st.eval_n >= cfg.eval_every_requests or (st.eval_ts >= 0 and ts - st.eval_ts >= cfg.eval_every_ms) \
+                or st.n == cfg.link_min_requests:
+            self._evaluate(acct, st, ts, sig.excerpt, res)
+        self._links(acct, st, event, sig, ts, res)
+        return res
+
+    def _links(self, acct: str, st: AccountState, ev: RequestEvent, sig: Any, ts: int, res: StepResult) -> None:
+        cfg = self.config
+        if st.n < cfg.link_min_requests:
+            return
+        cands = []
+        if ev.payment_fingerprint:
+            cands.append(("pay", ev.payment_fingerprint))
+        if ev.client_ip:
+            cands.append(("ip24", ev.client_ip.rpartition(".")[0] or ev.client_ip))
+        if ev.asn is not None and ev.user_agent:
+            cands.append(("asnua", f"{ev.asn}|{ev.user_agent}"))
+        # the account's own repeated prompt template (never the system prompt)
+        t = sig.template
+        c = st.tpl.get(t)
+        if c is not None and c >= cfg.template_link_min_count and c >= cfg.template_link_min_share * st.n:
+            cands.append(("tpl", str(t)))
+        links = st.links
+        summary = None
+        for kind, value in cands:
+            raw = kind + "\x00" + value
+            ent = links.get(raw)
+            if ent is None:
+                if len(links) >= cfg.max_link_keys:
+                    continue
+                per_kind = sum(1 for e in links.values() if e[2] == kind)
+                if per_kind >= (2 if kind in ("ip24", "tpl") else 1):
+                    continue
+                ent = links[raw] = [_hkey(kind, value), -1, kind]
+            elif ts - ent[1] < cfg.link_refresh_ms:
+                continue
+            ent[1] = ts
+            if summary is None:
+                summary = self._summary(st, ts)
+            res.links.append({"link_key": ent[0], "kind": kind, "account_id": acct, "ts": ts, "summary": summary})
+            self.stats["links"] += 1
+
+    def _summary(self, st: AccountState, ts: int) -> list[Any]:
+        n = st.n or 1
+        created = st.created
+        age_d = (ts - created) / 86_400_000 if created is not None and created <= ts else 365.0
+        # layout: models.cluster S_* indexes
+        return [st.n, float(sum(st.m_cnt)) if ts // 60_000 - st.m_idx < 60 else 0.0,
+                round(st.n_extract / n, 4), st.campaign, round(st.susp, 4), round(age_d, 3),
+                st.minute_mask(ts), ts // 60_000, ts]
+
+    # -- evaluation (every few requests / minutes) -------------------------------------------
+    def _evaluate(self, acct: str, st: AccountState, ts: int, excerpt: str | None, res: StepResult) -> None:
+        cfg = self.config
+        self.stats["evaluations"] += 1
+        st.eval_n = st.n
+        st.eval_ts = ts
+        f = st.features(ts)
+        bank = self.models
+        learn = st.susp < 0.3 and st.step == 0 and not st.confirmed
+        anom = bank.score(f, learn=learn)
+        p_att = bank.attack_probability(f)
+        a = assess(f, st.tier, anom, p_att, bank.baselines, cfg.old_account_ms / 86_400_000)
+        was_susp = st.susp >= 0.5
+        st.score = round(a.score, 4)
+        st.campaign = a.campaign if a.score > 0 else st.campaign
+        st.susp = round(a.suspicion, 4)
+        st.reasons = a.reasons[:8]
+        if excerpt and a.score >= 0.3:
+            st.excerpt = excerpt[:160]
+        if a.score < 0.3 and st.step == 0:
+            bank.baselines.update({**f, "anomaly": anom})
+        if (st.susp >= 0.5) != was_susp:
+            for ent in st.links.values():  # refresh the cluster view now
+                ent[1] = -10 * HOUR_MS
+        if st.allow or st.n < cfg.min_requests or a.fired < cfg.min_evidence:
+            return
+        thresholds = (cfg.alert_threshold, *cfg.step_thresholds)
+        target = sum(1 for t in thresholds if a.score >= t)
+        if target <= st.step:
+            return
+        st.step = target
+        self._alert(acct, st, ts, a.campaign, target, a.score, a.reasons, res)
+
+    def _alert(self, acct: str, st: AccountState, ts: int, campaign: str, step: int, score: float,
+               reasons: list[dict[str, Any]], res: StepResult) -> None:
+        alert = make_alert(acct, campaign, step, ts=ts, kind="account", accounts=[acct], score=score,
+                           severity=self.policy.severity(score), reasons=reasons, excerpt=st.excerpt)
+        st.alerts.append(alert["alert_id"])
+        if len(st.alerts) > self.config.max_recent_alerts:
+            del st.alerts[0]
+        self.stats["alerts"] += 1
+        res.alerts.append(alert)
+        history = {"in_force": st.actions, "confirmed": st.confirmed, "allowlisted": st.allow}
+        for act in self.policy.decide(alert, history):
+            st.actions[act["action"]] = ts + act["ttl_s"] * 1000
+            res.actions.append(act)
+
+    # -- feedback ----------------------------------------------------------------------------
+    def feedback(self, account_id: str, verdict: str, ts: int) -> StepResult:
+        """Apply an analyst verdict.
+
+        ``benign``: the account is allowlisted (no further alerts or actions; actions in force
+        are lifted) and the supervised model learns a negative. ``attack``: the account is
+        marked confirmed, the supervised model learns a positive, and a critical alert at the
+        next step is raised (the policy may then suspend: confirmed evidence).
+        """
+        if verdict not in ("attack", "benign"):
+            raise ValueError(f"verdict must be 'attack' or 'benign', got {verdict!r}")
+        key = self._prefix + account_id
+        st = self._cache.get(key)
+        if st is None:
+            st = AccountState.new(None, None)
+            self._cache.put(key, st)
+        else:
+            self._cache.touch(key)
+        res = StepResult()
+        f = st.features(max(ts, st.last_ts)) if st.n else None
+        if verdict == "benign":
+            st.allow = True
+            st.confirmed = False
+            st.actions = {}
+            if f is not None:
+                self.models.learn_verdict(f, False)
+            return res
+        st.allow = False
+        st.confirmed = True
+        if f is not None:
+            self.models.learn_verdict(f, True)
+        st.step += 1
+        reasons = [{"signal": "analyst_verdict", "value": 1.0, "baseline": 0.0, "detail": "confirmed attack"}]
+        reasons += st.reasons[:6]
+        self._alert(account_id, st, ts, st.campaign or "anomalous_usage", st.step, max(0.95, st.score), reasons, res)
+        return res
+
+    # -- views / state -------------------------------------------------------------------------
+    def account_view(self, account_id: str) -> dict[str, Any] | None:
+        """Risk, signals (values and baselines), recent alert ids, actions in force. No prompt text."""
+        st = self._cache.get(self._prefix + account_id)
+        if st is None:
+            return None
+        base = self.models.baselines
+        f = st.features(st.last_ts) if st.n else {}
+        signals = {k: {"value": round(v, 4), "baseline": round(base.quantile(k, 0.5), 4)}
+                   for k, v in f.items() if k not in ("n", "span_h")}
+        return {
+            "account_id": account_id,
+            "requests": st.n,
+            "first_ts": st.first_ts,
+            "last_ts": st.last_ts,
+            "tier": st.tier,
+            "risk": st.score,
+            "campaign": st.campaign,
+            "step": st.step,
+            "allowlisted": st.allow,
+            "confirmed": st.confirmed,
+            "signals": signals,
+            "reasons": st.reasons,
+            "recent_alerts": list(st.alerts),
+            "actions_in_force": {a: u for a, u in st.actions.items() if u > st.last_ts and a in ACTIONS},
+            "link_keys": sorted(e[0] for e in st.links.values()),
+        }
+
+    def pop_dirty(self) -> dict[str, bytes]:
+        """State keys written since the last call -> orjson bytes."""
+        return self._cache.pop_dirty()
+
+    def flush(self) -> int:
+        """Write :meth:`pop_dirty` into the store; returns the number of keys written."""
+        return self._cache.flush_into(self._cache.pop_dirty())
+
+    def evict_all(self) -> None:
+        """Drop in-memory state (after a rebalance); it is re-read from the store on access."""
+        self._cache.evict_all()
+        self._glob = None
+
+    def snapshot_models(self, key: bytes | None = None) -> bytes:
+        """River models, calibration and baselines: pickle signed with HMAC-SHA256."""
+        return self.models.snapshot(key or self.model_key)
+
+    def restore_models(self, blob: bytes, key: bytes | None = None) -> None:
+        """Load :meth:`snapshot_models` output; raises ``SnapshotError`` on a bad signature."""
+        self.models.restore(blob, key or self.model_key)
+
+
+class Engine:
+    """In-process composite: account engines per partition + cluster engines per partition.
+
+    Link updates produced by an event are routed (by ``partitioner(link_key, partitions)``)
+    to the cluster engines and processed immediately, so :meth:`process` returns the
+    account *and* cluster outcomes of the event.
+    """
+
+    def __init__(self, config: EngineConfig | None = None, policy: Policy | None = None, partitions: int = 1,
+                 partitioner: Callable[[str, int], int] | None = None, seed: int = 0) -> None:
+        if partitions < 1:
+            raise ValueError(f"partitions must be >= 1, got {partitions}")
+        self.config = config or EngineConfig()
+        self.policy = policy or Policy.default()
+        self.partitions = partitions
+        self.partitioner = partitioner or default_partitioner
+        self.accounts = [AccountEngine(self.config, policy=self.policy, seed=seed + p) for p in range(partitions)]
+        self.clusters = [ClusterEngine(self.config, policy=self.policy) for _ in range(partitions)]
+
+    def account_engine(self, account_id: str) -> AccountEngine:
+        return self.accounts[self.partitioner(account_id, self.partitions)]
+
+    def process(self, event: RequestEvent) -> StepResult:
+        res = self.account_engine(event.account_id).process(event)
+        if res.links:
+            part = self.partitioner
+            n = self.partitions
+            for link in res.links:
+                out = self.clusters[part(link["link_key"], n)].process(link)
+                if out.alerts or out.actions:
+                    res.alerts.extend(out.alerts)
+                    res.actions.extend(out.actions)
+        return res
+
+    def feedback(self, account_id: str, verdict: str, ts: int) -> StepResult:
+        return self.account_engine(account_id).feedback(account_id, verdict, ts)
+
+    def account_view(self, account_id: str) -> dict[str, Any] | None:
+        return self.account_engine(account_id).account_view(account_id)
+
+    def cluster_view(self, cluster_id: str) -> dict[str, Any] | None:
+        key = cluster_id.removeprefix("cluster:")
+        return self.clusters[self.partitioner(key, self.partitions)].cluster_view(key)

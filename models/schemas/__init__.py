@@ -1,0 +1,1 @@
+"""Published JSON Schemas (request, alert, enforcement, feedback)."""

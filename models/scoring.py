@@ -1,0 +1,138 @@
+"""Account scoring: intent mix x independent evidence families -> campaign, score, reasons.
+
+A rule is clearer than a model here, so the account score is a small, documented formula:
+
+* **Intent strength** ``I`` - the share of the account's requests whose intent score for the
+  campaign's intents is high (CoT elicitation, rubric grading, safe rewriting, agentic /
+  coding / analysis / computer-use, vision), ramped from ``intent_floor`` to ``intent_full``.
+* **Evidence** ``E`` - a sum over *independent* families, each in [0, 1]: sustained volume
+  above the benign population, a new account ramping fast, 24/7 activity, machine-regular
+  timing, template repetition with payload diversity, output-maximising parameters,
+  traffic moved to a newly released model, one account spread over many networks, the
+  calibrated River anomaly score, and (once trained) the supervised verdict model.
+* ``score = I * (base + (1 - base) * min(1, E / evidence_full))``, damped for long-lived
+  team/enterprise accounts (eval pipelines and batch jobs look like harvesting in isolation).
+  An account alert also needs ``min_evidence`` families firing (>= 0.5) - never one signal.
+
+Without extraction intent the fallback campaign ``anomalous_usage`` can still fire, but only
+on strong, broad evidence (anomaly + several families), and its score is capped.
+
+Every reason carries the value and the benign population baseline (running median).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from models.baseline import Baselines
+
+__all__ = ["Assessment", "CAMPAIGN_INTENTS", "assess"]
+
+#: campaign -> intent feature names whose shares add up to its intent strength
+CAMPAIGN_INTENTS: dict[str, tuple[str, ...]] = {
+    "reasoning_extraction": ("intent_cot",),
+    "reward_model_grading": ("intent_rubric",),
+    "policy_safe_rewriting": ("intent_rewrite",),
+    "agentic_coding_harvest": ("intent_agentic", "intent_coding", "intent_analysis", "intent_computer_use"),
+    "vision_harvest": ("intent_vision",),
+}
+
+_TRUSTED_TIERS = frozenset({"team", "enterprise"})
+
+
+@dataclass
+class Assessment:
+    score: float
+    campaign: str
+    evidence: float
+    fired: int
+    reasons: list[dict[str, Any]]
+    suspicion: float  # 0..1, how harvesting-like the account is (for cluster summaries)
+
+
+def _r(signal: str, value: float, baseline: float, detail: str | None = None) -> dict[str, Any]:
+    d: dict[str, Any] = {"signal": signal, "value": round(float(value), 4), "baseline": round(float(baseline), 4)}
+    if detail:
+        d["detail"] = detail
+    return d
+
+
+def _ramp(x: float, lo: float, hi: float) -> float:
+    if x <= lo:
+        return 0.0
+    if x >= hi:
+        return 1.0
+    return (x - lo) / (hi - lo)
+
+
+def assess(f: dict[str, float], tier: str | None, anomaly: float, p_attack: float | None,
+           base: Baselines, old_account_days: float = 180.0) -> Assessment:
+    """Score one account's features. Pure function of its inputs."""
+    # -- intent mix --------------------------------------------------------------------
+    best_c, best_share = "anomalous_usage", 0.0
+    for c, names in CAMPAIGN_INTENTS.items():
+        s = sum(f[n] for n in names)
+        if s > best_share:
+            best_c, best_share = c, min(1.0, s)
+    intent = _ramp(best_share, 0.2, 0.6)
+    med = base.quantile
+    reasons: list[dict[str, Any]] = []
+    if best_share > 0:
+        names = CAMPAIGN_INTENTS.get(best_c, ())
+        reasons.append(_r("intent_share", best_share, sum(med(n, 0.5) for n in names),
+                          f"{best_c}: share of requests with that intent"))
+    # -- evidence families ---------------------------------------------------------------
+    fam: list[tuple[str, float, float, float, str]] = []  # (signal, strength, value, baseline, detail)
+    n = f["n"]
+    span_h = f["span_h"]
+    # sustained volume above the benign population (p95 of req/h)
+    p95 = max(5.0, med("req_1h", 0.95, 30.0))
+    fam.append(("req_1h", _ramp(f["req_1h"] / p95, 1.0, 2.0), f["req_1h"], med("req_1h", 0.5), "requests in the last hour vs benign p95"))
+    # new account ramping fast
+    young = f["age_days"] < 14
+    fam.append(("ramp", _ramp(f["ramp"], 3.0, 15.0) if young else 0.0, f["ramp"], med("ramp", 0.5), "requests/hour since account creation (young account)"))
+    # 24/7: active in nearly every hour of its span (needs a few hours of span)
+    fam.append(("active_frac", _ramp(f["active_frac"], 0.75, 0.95) * _ramp(span_h, 3.0, 6.0), f["active_frac"], med("active_frac", 0.5), f"active hours / {int(span_h)} h span"))
+    # machine-regular timing
+    fam.append(("cv_gap", _ramp(0.8 - f["cv_gap"], 0.0, 0.5) * _ramp(n, 10, 30), f["cv_gap"], med("cv_gap", 0.5), "coefficient of variation of inter-arrival gaps"))
+    # template repetition with payload diversity
+    rep = _ramp(f["top_template_share"], 0.25, 0.6) * _ramp(0.5 - f["dup_rate"], 0.0, 0.3)
+    fam.append(("top_template_share", rep, f["top_template_share"], med("top_template_share", 0.5), "share of the top prompt template (payloads differ)"))
+    # output-maximising parameters
+    om = max(_ramp(f["reasoning_share"], 0.3, 0.8), _ramp(f["long_output_share"], 0.2, 0.6),
+             _ramp(f["tool_share"], 0.5, 0.9) * 0.7, _ramp(f["image_share"], 0.3, 0.8) * 0.7)
+    fam.append(("output_max", om, max(f["reasoning_share"], f["long_output_share"]), med("reasoning_share", 0.5), "share of requests with reasoning / long outputs / tools / images"))
+    # pivot to a newly released model
+    fam.append(("new_model_share", _ramp(f["new_model_share"], 0.2, 0.45), f["new_model_share"], med("new_model_share", 0.5), "share of traffic on models first seen < 24 h ago"))
+    # one account spread over many networks
+    fam.append(("ip_blocks", _ramp(f["ip_blocks"], 3.0, 8.0), f["ip_blocks"], med("ip_blocks", 0.5), "distinct client /24 blocks"))
+    # River anomaly (calibrated quantile)
+    fam.append(("anomaly", _ramp(anomaly, 0.95, 0.995), anomaly, 0.5, "HalfSpaceTrees score, quantile among benign-looking accounts"))
+    if p_attack is not None:
+        fam.append(("supervised", _ramp(p_attack, 0.5, 0.9), p_attack, 0.5, "P(attack) from analyst verdicts"))
+    evidence = sum(s for _, s, _, _, _ in fam)
+    fired = sum(1 for _, s, _, _, _ in fam if s >= 0.5)
+    for sig, s, v, b, d in sorted(fam, key=lambda t: -t[1]):
+        if s >= 0.5:
+            reasons.append(_r(sig, v, b, d))
+    # -- combine -------------------------------------------------------------------------
+    damp = 1.0
+    if f["age_days"] >= old_account_days and tier in _TRUSTED_TIERS:
+        damp = 0.75
+        reasons.append(_r("account_age_days", f["age_days"], med("age_days", 0.5), f"long-lived {tier} account (score damped)"))
+    ev_part = min(1.0, evidence / 3.0)
+    if intent > 0:
+        score = intent * (0.35 + 0.65 * ev_part) * damp
+        campaign = best_c
+    else:
+        score = 0.0
+        campaign = "anomalous_usage"
+    # fallback: strong, broad anomaly without an extraction intent mix
+    if anomaly >= 0.99 and fired >= 4:
+        fb = min(0.7, 0.45 + 0.06 * fired) * damp
+        if fb > score:
+            score, campaign = fb, "anomalous_usage"
+    suspicion = min(1.0, max(intent * 0.6 + 0.4 * ev_part, score))
+    return Assessment(score=min(1.0, score), campaign=campaign, evidence=evidence, fired=fired,
+                      reasons=reasons, suspicion=suspicion)

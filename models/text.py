@@ -1,0 +1,103 @@
+"""All per-request text signals in one call: template ids, SimHash, intents, excerpt.
+
+Contract
+--------
+* :func:`text_signals` never raises on any strings (or ``None``) and is deterministic
+  across processes (no ``PYTHONHASHSEED`` dependence).
+* ``excerpt`` is built from the masked skeleton (:func:`models.fingerprint.skeleton`):
+  at most :data:`EXCERPT_CHARS` characters, never raw digits, quoted spans, code, URLs
+  or e-mail addresses.
+* System prompts repeat across requests; their fingerprint is memoised in a bounded cache.
+
+Examples
+--------
+>>> sig = text_signals("Email bob@corp.com: why is 17*3 = 51? Show your full reasoning process.")
+>>> sig.excerpt
+'email <url>: why is 0*0 = 0? show your full reasoning process.'
+>>> sig.intents[0] >= 0.6
+True
+>>> sig.sys_template is None
+True
+>>> text_signals("hi", "You are a helpful assistant.").sys_template == template_id(
+...     "You are a helpful assistant.")
+True
+
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from models.fingerprint import fingerprint, template_id
+from models.intents import INTENTS, intent_scores
+
+__all__ = ["TextSignals", "text_signals", "EXCERPT_CHARS", "INTENTS"]
+
+#: Longest excerpt attached to an alert (the alert contract allows 160).
+EXCERPT_CHARS = 120
+
+_SYS_CACHE_MAX = 4096
+_sys_cache: OrderedDict[str, int] = OrderedDict()
+
+
+@dataclass(slots=True, frozen=True)
+class TextSignals:
+    """Text-derived features of one request.
+
+    Attributes
+    ----------
+    template
+        64-bit id of the prompt's wrapper (head and tail tokens of the skeleton).
+    simhash
+        64-bit SimHash of the skeleton's head and tail shingles.
+    intents
+        Scores in [0, 1] aligned with :data:`models.intents.INTENTS`.
+    excerpt
+        Redacted excerpt (≤ 120 chars) of the skeleton.
+    sys_template
+        Template id of the system prompt, or ``None`` when there is none.
+    head
+        64-bit id of the first segment (shared by prefix-only wrappers).
+    tail
+        64-bit id of the last segment (shared by suffix-only wrappers).
+    """
+
+    template: int
+    simhash: int
+    intents: tuple[float, ...]
+    excerpt: str
+    sys_template: int | None
+    head: int = 0
+    tail: int = 0
+
+
+def _sys_template(system_prompt: str) -> int:
+    hit = _sys_cache.get(system_prompt)
+    if hit is None:
+        hit = template_id(system_prompt)
+        _sys_cache[system_prompt] = hit
+        if len(_sys_cache) > _SYS_CACHE_MAX:
+            _sys_cache.popitem(last=False)
+    else:
+        _sys_cache.move_to_end(system_prompt)
+    return hit
+
+
+def text_signals(
+    prompt: str | None,
+    system_prompt: str | None = None,
+    tool_count: int = 0,
+    image_count: int = 0,
+) -> TextSignals:
+    """Compute every text signal of one request (see :class:`TextSignals`)."""
+    fp = fingerprint(prompt)
+    return TextSignals(
+        fp.template,
+        fp.simhash,
+        intent_scores(prompt, system_prompt, tool_count, image_count),
+        fp.skeleton[:EXCERPT_CHARS],
+        _sys_template(system_prompt) if system_prompt else None,
+        fp.head,
+        fp.tail,
+    )

@@ -1,0 +1,1 @@
+"""distillguard Faust application and command line."""

@@ -1,0 +1,314 @@
+"""The one Faust application: topics, RocksDB tables, agents, timers and web views.
+
+Topology (see README "Architecture"):
+
+* ``llm-requests`` (key account_id) → ``score-requests`` agent: batches of events
+  (``take_events``), per-partition :class:`models.engine.AccountEngine`, state written once
+  per key per batch into the RocksDB table ``account-state`` in the context of an event of
+  the same partition (so the changelog partition matches), alerts/actions/link updates sent.
+* ``distill-links`` (key link key: payment fingerprint, IP /24, template band ...) →
+  ``score-links`` agent with :class:`models.engine.ClusterEngine` and table ``cluster-state``.
+* ``distill-feedback`` (key account_id, co-partitioned with requests) → verdicts and allowlist.
+* ``distill-control`` (compacted, read in full by every worker) → the live dry-run switch.
+
+Delivery is at-least-once: Faust acks a batch's events after the batch body returns, and
+flushes the producer (state changelog and outputs) before it commits offsets. Output ids
+are deterministic, so a replay after a crash re-sends the same ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+import orjson
+from faust.streams import _current_event
+
+from models.policy import Policy
+from streams.metrics import Metrics
+from streams.runtime import BatchOutput, InputRecord, Runtime
+from streams.security import aiokafka_security, faust_credentials
+from streams.settings import Settings
+from streams.tablestore import TableStore
+
+__all__ = ["Distillguard", "build_app"]
+
+log = logging.getLogger("distillguard")
+
+
+@dataclass
+class Distillguard:
+    """The wired application: the Faust app plus what its agents and views share."""
+
+    settings: Settings
+    app: faust.App
+    runtime: Runtime
+    metrics: Metrics
+    tables: dict[str, Any] = field(default_factory=dict)
+    topics: dict[str, Any] = field(default_factory=dict)
+    broker_ok: bool = False
+    last_offsets: dict[int, int] = field(default_factory=dict)
+    events_since_snapshot: dict[int, int] = field(default_factory=dict)
+
+    def ready(self) -> tuple[bool, str]:
+        """Readiness: broker reachable, not rebalancing, tables recovered, partitions assigned."""
+        app = self.app
+        if not self.broker_ok:
+            return False, "broker unreachable"
+        if app.rebalancing:
+            return False, "rebalancing"
+        recovery = app.tables.recovery
+        if not recovery.completed.is_set():
+            return False, "recovering tables"
+        try:
+            assigned = app.consumer.assignment()
+        except Exception:  # noqa: BLE001 - consumer not started yet
+            return False, "consumer not started"
+        if not assigned:
+            return False, "no partitions assigned"
+        return True, "ok"
+
+
+def _policy(settings: Settings) -> Policy:
+    policy = Policy.from_yaml(settings.policy_file) if settings.policy_file else Policy.default()
+    if settings.dry_run is not None:
+        policy.set_dry_run(settings.dry_run)
+    return policy
+
+
+def _record(event: Any) -> InputRecord:
+    msg = event.message
+    return InputRecord(msg.topic, msg.partition, msg.offset, msg.key, msg.value,
+                       int(msg.timestamp * 1000) if msg.timestamp else 0)
+
+
+def _write_state(table: Any, dirty: dict[int, dict[str, bytes]], last_event: dict[int, Any]) -> int:
+    """Write each dirty key once, in the context of the last event of its partition.
+
+    Faust's RocksDB store and changelog take the partition from the current event, so
+    the context must be an event of the same partition as the key's source.
+    """
+    n = 0
+    for partition, kv in dirty.items():
+        event = last_event.get(partition)
+        if event is None:  # cannot happen: dirty state comes from this batch's partitions
+            log.error("dirty state for partition %s without an event of it", partition)
+            continue
+        token = _current_event.set(weakref.ref(event))
+        try:
+            for key, value in kv.items():
+                table[key] = value
+                n += 1
+        finally:
+            _current_event.reset(token)
+    return n
+
+
+def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillguard:
+    """Build the Faust app with every topic, table, agent, timer and view."""
+    p = settings.topic_partitions
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker_url(),
+        broker_credentials=faust_credentials(settings),
+        store="rocksdb://",
+        datadir=str(settings.data_dir),
+        topic_partitions=p,
+        topic_replication_factor=settings.replication_factor,
+        processing_guarantee="at_least_once",
+        broker_commit_interval=settings.commit_interval_ms / 1000,
+        producer_linger_ms=1,
+        consumer_auto_offset_reset="earliest",
+        consumer_group_instance_id=settings.group_instance_id,
+        stream_wait_empty=False,
+        table_standby_replicas=0,
+        web_enabled=True,
+        web_port=settings.web_port,
+        web_host=settings.web_host,
+        web_bind=settings.web_host,
+        web_transport="aiohttp://",
+        autodiscover=False,
+    )
+    metrics = metrics or Metrics()
+
+    raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+    requests_t = app.topic(settings.requests_topic, partitions=p, **raw)
+    links_t = app.topic(settings.links_topic, partitions=p, **raw)
+    feedback_t = app.topic(settings.feedback_topic, partitions=p, **raw)
+    alerts_t = app.topic(settings.alerts_topic, partitions=p, **raw)
+    actions_t = app.topic(settings.enforcement_topic, partitions=p, **raw)
+    dead_t = app.topic(settings.deadletter_topic, partitions=p, **raw)
+
+    raw_schema = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw",
+                              value_serializer="raw")
+    table_opts = {"options": {"driver": "rocksdict"}, "partitions": p, "schema": raw_schema}
+    account_table = app.Table("account-state", help="Per-account engine state (windows, signals, steps)",
+                              **table_opts)
+    cluster_table = app.Table("cluster-state", help="Per-link-key cluster state", **table_opts)
+
+    stores = {"account": TableStore(account_table), "cluster": TableStore(cluster_table)}
+    runtime = Runtime(store_factory=lambda kind, _p: stores[kind], policy=_policy(settings),
+                      cache_size=settings.cache_size, volume=settings.volume_window(),
+                      model_key=settings.model_key.encode())
+    dg = Distillguard(settings, app, runtime, metrics,
+                      tables={"account": account_table, "cluster": cluster_table},
+                      topics={"requests": requests_t, "links": links_t, "alerts": alerts_t,
+                              "actions": actions_t, "deadletter": dead_t, "feedback": feedback_t})
+
+    async def emit(out: BatchOutput) -> None:
+        t0 = time.perf_counter()
+        for alert in out.alerts:
+            await alerts_t.send(key=alert["subject"].encode(), value=orjson.dumps(alert))
+            metrics.alerts.labels(alert["campaign"], alert["severity"]).inc()
+        for src_ts, alert in zip(out.alert_source_ts, out.alerts):
+            if src_ts:
+                metrics.alert_latency.observe(max(0.0, (alert["detected_at"] - src_ts) / 1000))
+        for action in out.actions:
+            await actions_t.send(key=action["accounts"][0].encode() if len(action["accounts"]) == 1
+                                 else action["alert_id"].encode(), value=orjson.dumps(action))
+            metrics.actions.labels(action["action"]).inc()
+        for link in out.links:
+            await links_t.send(key=str(link["link_key"]).encode(), value=orjson.dumps(link))
+        for dl in out.deadletters:
+            key = dl["key_b64"].encode() if dl.get("key_b64") else None
+            await dead_t.send(key=key, value=orjson.dumps(dl))
+            metrics.deadletter.labels(dl["reason"].split(":", 1)[0]).inc()
+        metrics.stage_latency.labels("emit").observe(time.perf_counter() - t0)
+
+    async def run_batches(stream: Any, process: Any, table: Any, kind: str) -> None:
+        within = settings.batch_within_ms / 1000
+        async for events in stream.take_events(settings.batch_size, within=within):
+            records = [_record(e) for e in events]
+            out = process(records)
+            last = {e.message.partition: e for e in events}
+            if table is not None:
+                _write_state(table, runtime.pop_dirty(kind), last)
+                if kind == "account":
+                    _maybe_snapshot(dg, out, last, records)
+            await emit(out)
+            if kind == "account":
+                metrics.events.inc(out.events)
+                metrics.stage_latency.labels("decode").observe(out.decode_s)
+                metrics.stage_latency.labels("engine").observe(out.engine_s)
+                for rec in records:
+                    dg.last_offsets[rec.partition] = rec.offset
+
+    @app.agent(requests_t, name="score-requests")
+    async def score_requests(stream: Any) -> None:
+        await run_batches(stream, runtime.process_requests, account_table, "account")
+
+    @app.agent(links_t, name="score-links")
+    async def score_links(stream: Any) -> None:
+        await run_batches(stream, runtime.process_links, cluster_table, "cluster")
+
+    @app.agent(feedback_t, name="apply-feedback")
+    async def apply_feedback(stream: Any) -> None:
+        await run_batches(stream, runtime.process_feedback, account_table, "account")
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(_app: Any, revoked: Any, **_: Any) -> None:
+        # State follows partitions: drop every in-memory engine, re-read from RocksDB on demand.
+        runtime.drop_partitions()
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(_app: Any, assigned: Any, **_: Any) -> None:
+        runtime.drop_partitions()
+
+    @app.timer(interval=2.0)
+    async def watch_broker() -> None:
+        dg.broker_ok = await asyncio.to_thread(_broker_reachable, settings.bootstrap_servers)
+        ok, _ = dg.ready()
+        metrics.ready.set(1 if ok else 0)
+        _update_lag(dg)
+        for kind, engines in (("account", runtime.accounts), ("cluster", runtime.clusters)):
+            metrics.table_keys.labels(kind).set(sum(e.cached_keys() for e in engines.values()))
+
+    @app.task
+    async def follow_control() -> None:
+        await _follow_control(dg)
+
+    from streams.views import register_views
+
+    register_views(dg)
+    return dg
+
+
+def _maybe_snapshot(dg: Distillguard, out: BatchOutput, last: dict[int, Any],
+                     records: Sequence[InputRecord]) -> None:
+    """Snapshot each partition's River models every ``model_snapshot_every`` events."""
+    counts: dict[int, int] = {}
+    for rec in records:
+        counts[rec.partition] = counts.get(rec.partition, 0) + 1
+    snaps: dict[int, dict[str, bytes]] = {}
+    for partition, n in counts.items():
+        seen = dg.events_since_snapshot.get(partition, 0) + n
+        if seen >= dg.settings.model_snapshot_every:
+            seen = 0
+            snaps[partition] = {dg.runtime.models_key(partition):
+                                dg.runtime.account_engine(partition).snapshot_models()}
+        dg.events_since_snapshot[partition] = seen
+    if snaps:
+        _write_state(dg.tables["account"], snaps, last)
+
+
+def _broker_reachable(bootstrap: str, timeout_s: float = 1.5) -> bool:
+    for hostport in bootstrap.split(","):
+        host, _, port = hostport.strip().rpartition(":")
+        try:
+            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _update_lag(dg: Distillguard) -> None:
+    try:
+        consumer = dg.app.consumer
+        for tp in consumer.assignment():
+            if tp.topic != dg.settings.requests_topic:
+                continue
+            high = consumer.highwater(tp)
+            if high is None:
+                continue
+            done = dg.last_offsets.get(tp.partition, -1) + 1
+            dg.metrics.lag.labels(str(tp.partition)).set(max(0, high - done))
+    except Exception:  # noqa: BLE001 - metrics must never break the worker
+        log.debug("lag update failed", exc_info=True)
+
+
+async def _follow_control(dg: Distillguard) -> None:
+    """Read the compacted control topic in full (no group) and apply the dry-run switch live."""
+    from aiokafka import AIOKafkaConsumer
+
+    s = dg.settings
+    while True:
+        consumer = AIOKafkaConsumer(s.control_topic, bootstrap_servers=s.bootstrap_servers,
+                                    group_id=None, auto_offset_reset="earliest",
+                                    **aiokafka_security(s))
+        try:
+            await consumer.start()
+            async for msg in consumer:
+                try:
+                    ctl = orjson.loads(msg.value)
+                    if isinstance(ctl, dict) and isinstance(ctl.get("dry_run"), bool):
+                        dg.runtime.policy.set_dry_run(ctl["dry_run"])
+                        log.warning("control: dry_run=%s", ctl["dry_run"])
+                    else:
+                        log.warning("control: ignored message %r", msg.value[:200])
+                except orjson.JSONDecodeError:
+                    log.warning("control: not JSON: %r", msg.value[:200])
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - broker away: retry
+            log.warning("control topic consumer failed; retrying in 5 s", exc_info=True)
+            await asyncio.sleep(5)
+        finally:
+            await consumer.stop()

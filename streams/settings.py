@@ -1,0 +1,106 @@
+"""Typed, frozen settings built once from the environment.
+
+Every knob of the worker and the command line lives here, with its default and unit.
+Nothing else in distillguard reads ``os.environ``. Environment variables use the
+``DISTILLGUARD_`` prefix, except the Kafka connection settings, which use the
+conventional ``KAFKA_*`` names so the same variables serve every Kafka tool.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models.volume import VolumeWindow
+
+__all__ = ["Settings", "load_settings"]
+
+
+def _kafka(name: str) -> AliasChoices:
+    return AliasChoices(f"KAFKA_{name}", f"DISTILLGUARD_KAFKA_{name}")
+
+
+class Settings(BaseSettings):
+    """distillguard settings. Environment variable names are given per field."""
+
+    model_config = SettingsConfigDict(env_prefix="DISTILLGUARD_", frozen=True, extra="ignore")
+
+    # --- Kafka connection -------------------------------------------------
+    bootstrap_servers: str = Field(
+        "127.0.0.1:9092", validation_alias=_kafka("BOOTSTRAP_SERVERS"),
+        description="KAFKA_BOOTSTRAP_SERVERS: comma-separated host:port list.",
+    )
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", validation_alias=_kafka("SECURITY_PROTOCOL"))
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", validation_alias=_kafka("SASL_MECHANISM"))
+    sasl_username: str | None = Field(None, validation_alias=_kafka("SASL_USERNAME"))
+    sasl_password: str | None = Field(None, validation_alias=_kafka("SASL_PASSWORD"))
+    ssl_cafile: str | None = Field(None, validation_alias=_kafka("SSL_CAFILE"))
+    ssl_certfile: str | None = Field(None, validation_alias=_kafka("SSL_CERTFILE"))
+    ssl_keyfile: str | None = Field(None, validation_alias=_kafka("SSL_KEYFILE"))
+
+    # --- Application --------------------------------------------------------
+    app_id: str = Field("distillguard", description="Faust app id = consumer group id.")
+    data_dir: Path = Field(Path("distillguard-data"), description="RocksDB tables live here.")
+    topic_partitions: int = Field(4, ge=1, le=1024, description="partitions of every topic")
+    replication_factor: int = Field(1, ge=1, le=10)
+    requests_topic: str = "llm-requests"
+    alerts_topic: str = "distill-alerts"
+    enforcement_topic: str = "distill-enforcement"
+    feedback_topic: str = "distill-feedback"
+    deadletter_topic: str = "distill-deadletter"
+    links_topic: str = "distill-links"
+    control_topic: str = "distill-control"
+    retention_ms: int = Field(7 * 24 * 3600 * 1000, description="retention of the data topics, ms")
+
+    # --- Processing -----------------------------------------------------------
+    batch_size: int = Field(2000, ge=1, description="max events per processing batch")
+    batch_within_ms: int = Field(50, ge=1, description="max wait to fill a batch, ms")
+    model_snapshot_every: int = Field(20_000, ge=1, description="events between model snapshots")
+    model_key: str = Field("change-me-distillguard", description="HMAC key for model snapshots")
+    cache_size: int = Field(50_000, ge=100, description="decoded states kept in memory per partition")
+    commit_interval_ms: int = Field(1000, ge=100)
+
+    # --- Policy and web ---------------------------------------------------------
+    policy_file: Path | None = Field(None, description="enforcement policy YAML; default: built-in")
+    dry_run: bool | None = Field(None, description="override the policy's dry_run")
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(6066, ge=1, le=65535)
+    web_token: str | None = Field(None, description="bearer token required by the web views")
+    group_instance_id: str | None = Field(None, description="static membership id (pod name)")
+    log_level: str = "info"
+
+    # --- Volume guard rail: output tokens per account per tumbling window ----------
+    window_ms: int = Field(10 * 60 * 1000, ge=1000, description="token window length, ms")
+    output_tokens_threshold: int = Field(
+        2_000_000, ge=1, description="output tokens per account per window that raise a volume alert")
+
+    def volume_window(self) -> VolumeWindow:
+        """The volume guard rail configured by these settings."""
+        return VolumeWindow(self.window_ms, self.output_tokens_threshold)
+
+    def broker_url(self) -> str:
+        """The Faust broker URL (``kafka://h1:p1;h2:p2``)."""
+        hosts = [h.strip() for h in self.bootstrap_servers.split(",") if h.strip()]
+        return "kafka://" + ";".join(hosts)
+
+    def kafka_python_security(self) -> dict[str, object]:
+        """Security keyword arguments for kafka-python clients."""
+        kw: dict[str, object] = {"security_protocol": self.security_protocol}
+        if self.security_protocol.startswith("SASL"):
+            kw.update(sasl_mechanism=self.sasl_mechanism,
+                      sasl_plain_username=self.sasl_username,
+                      sasl_plain_password=self.sasl_password)
+        if self.security_protocol.endswith("SSL"):
+            kw.update(ssl_cafile=self.ssl_cafile, ssl_certfile=self.ssl_certfile,
+                      ssl_keyfile=self.ssl_keyfile)
+        return kw
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment, with explicit overrides on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]

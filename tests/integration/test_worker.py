@@ -1,0 +1,88 @@
+"""A real worker against the real broker: alerts, dead letters, views, kill switch."""
+
+from __future__ import annotations
+
+import base64
+
+import jsonschema
+import orjson
+import pytest
+
+from models.event import load_schema
+from tests.integration.workers import consume, encode, event, produce
+
+pytestmark = pytest.mark.broker
+
+T0 = 1_767_225_600_000  # 2026-01-01T00:00Z, a window boundary
+
+
+def test_volume_window_alert_read_back_from_kafka(deployment_factory) -> None:
+    """Walking skeleton: an account over the per-window output-token threshold is alerted once."""
+    dep = deployment_factory(DISTILLGUARD_OUTPUT_TOKENS_THRESHOLD="10000")
+    worker = dep.start()
+    worker.wait_ready()
+    heavy = [event("acct-heavy", T0 + i * 1000, i, output_tokens=3000) for i in range(6)]  # 18k
+    light = [event("acct-light", T0 + i * 1000, i, output_tokens=1000) for i in range(6)]  # 6k
+    produce(dep.bootstrap, dep.topics["requests"], list(encode(heavy + light)))
+
+    alerts = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=60, idle_s=4,
+                     until=lambda got: any(a["campaign"] == "anomalous_usage" for a in got))
+    volume = [a for a in alerts if a["campaign"] == "anomalous_usage"]
+    assert [a["accounts"] for a in volume] == [["acct-heavy"]]
+    alert = volume[0]
+    jsonschema.validate(alert, load_schema("alert"))
+    assert alert["ts"] == T0 + 3000  # the fourth event took the window to 12k >= 10k
+    assert alert["reasons"][0]["signal"] == "output_tokens_10m"
+    assert alert["reasons"][0]["value"] == 12000 and alert["reasons"][0]["baseline"] == 10000
+    assert alert["detected_at"] >= alert["ts"]
+
+
+def test_bad_input_is_dead_lettered_and_processing_goes_on(deployment_factory) -> None:
+    dep = deployment_factory(DISTILLGUARD_OUTPUT_TOKENS_THRESHOLD="5000")
+    worker = dep.start()
+    worker.wait_ready()
+    bad = [
+        (b"k1", b"{not json"),
+        (b"k2", orjson.dumps({"request_id": "x", "ts": "yesterday", "account_id": "a", "model": "m",
+                              "input_tokens": 1, "output_tokens": 1})),
+        (b"k3", orjson.dumps({"request_id": "y", "ts": T0, "account_id": "a", "model": "m",
+                              "input_tokens": -5, "output_tokens": 1})),
+        (b"k4", b'{"request_id":"z"}'),
+    ]
+    good = list(encode([event("acct-after-bad", T0 + i, i, output_tokens=2000) for i in range(3)]))
+    produce(dep.bootstrap, dep.topics["requests"], bad + good)
+
+    dead = consume(dep.bootstrap, dep.topics["deadletter"], timeout_s=60,
+                   until=lambda got: len(got) >= 4)
+    assert len(dead) == 4
+    by_original = {base64.b64decode(d["original_b64"]): d for d in dead}
+    assert set(by_original) == {value for _, value in bad}
+    assert by_original[b"{not json"]["reason"].startswith("not_json")
+    assert by_original[bad[1][1]]["reason"].startswith("schema")
+    assert "ts" in by_original[bad[1][1]]["reason"]
+    assert by_original[bad[2][1]]["reason"].startswith("schema")
+    assert all(d["topic"] == dep.topics["requests"] and d["offset"] >= 0 for d in dead)
+    # The good events after the bad ones were processed: their volume alert arrives.
+    alerts = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=60,
+                     until=lambda got: any(a["subject"] == "acct-after-bad" for a in got))
+    assert any(a["subject"] == "acct-after-bad" for a in alerts)
+    status, metrics = worker.get("/metrics")
+    assert status == 200 and 'distillguard_deadletter_total{reason="schema"} 3.0' in metrics
+
+
+def test_views_health_ready_account_and_token(deployment_factory) -> None:
+    dep = deployment_factory(DISTILLGUARD_WEB_TOKEN="s3cret", DISTILLGUARD_OUTPUT_TOKENS_THRESHOLD="5000")
+    worker = dep.start()
+    worker.wait_ready()
+    produce(dep.bootstrap, dep.topics["requests"],
+            list(encode([event("acct-view", T0 + i, i, output_tokens=2000,
+                               prompt="my secret prompt text 12345") for i in range(3)])))
+    consume(dep.bootstrap, dep.topics["alerts"], timeout_s=60,
+            until=lambda got: any(a["subject"] == "acct-view" for a in got))
+    assert worker.get("/health")[0] == 200
+    assert worker.get("/ready")[0] == 200
+    assert worker.get("/accounts/acct-view")[0] == 401
+    status, body = worker.get("/accounts/acct-view", token="s3cret")
+    assert status == 200, body
+    assert "my secret prompt text" not in orjson.dumps(body).decode()
+    assert worker.get("/accounts/nobody-here", token="s3cret")[0] == 404

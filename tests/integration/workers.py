@@ -1,0 +1,203 @@
+"""Running real ``distillguard worker`` processes against the real broker in tests.
+
+Each :class:`Deployment` gets its own app id (consumer group), topic names and data
+directories, so tests never see each other's records or state.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+TOPIC_VARS = {
+    "requests": "DISTILLGUARD_REQUESTS_TOPIC",
+    "alerts": "DISTILLGUARD_ALERTS_TOPIC",
+    "enforcement": "DISTILLGUARD_ENFORCEMENT_TOPIC",
+    "links": "DISTILLGUARD_LINKS_TOPIC",
+    "feedback": "DISTILLGUARD_FEEDBACK_TOPIC",
+    "deadletter": "DISTILLGUARD_DEADLETTER_TOPIC",
+    "control": "DISTILLGUARD_CONTROL_TOPIC",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Worker:
+    """One worker process."""
+
+    proc: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    def get(self, path: str, token: str | None = None) -> tuple[int, Any]:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}")
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                body = resp.read()
+                status = resp.status
+        except urllib.error.HTTPError as exc:
+            body, status = exc.read(), exc.code
+        try:
+            return status, orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return status, body.decode("utf-8", "replace")
+
+    def wait_ready(self, timeout_s: float = 90) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                status, _ = self.get("/ready")
+                if status == 200:
+                    return
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"worker not ready after {timeout_s} s:\n{self.log()[-4000:]}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL: no graceful shutdown, no final commit."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self, timeout_s: float = 60) -> None:
+        """SIGTERM and wait: Faust commits what it processed and closes RocksDB."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@dataclass
+class Deployment:
+    """A consumer group of workers with its own topics."""
+
+    bootstrap: str
+    base: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    partitions: int = 2
+    run: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
+    workers: list[Worker] = field(default_factory=list)
+
+    @property
+    def topics(self) -> dict[str, str]:
+        return {name: f"{name}-{self.run}" for name in TOPIC_VARS}
+
+    def env(self, index: int, port: int) -> dict[str, str]:
+        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+               "DISTILLGUARD_APP_ID": f"dgtest-{self.run}",
+               "DISTILLGUARD_TOPIC_PARTITIONS": str(self.partitions),
+               "DISTILLGUARD_DATA_DIR": str(self.base / f"data-{index}"),
+               "DISTILLGUARD_WEB_PORT": str(port),
+               "DISTILLGUARD_BATCH_WITHIN_MS": "20",
+               "DISTILLGUARD_LOG_LEVEL": "info"}
+        env.update({var: self.topics[name] for name, var in TOPIC_VARS.items()})
+        env.update(self.extra_env)
+        return env
+
+    def create_topics(self) -> None:
+        from streams.settings import Settings
+        from streams.topics import create_topics
+
+        env = self.env(0, 0)
+        settings = Settings(**{"bootstrap_servers": self.bootstrap,
+                               "topic_partitions": self.partitions,
+                               **{f"{name}_topic": env[var] for name, var in TOPIC_VARS.items()}})
+        create_topics(settings)
+
+    def start(self, index: int | None = None) -> Worker:
+        index = len(self.workers) if index is None else index
+        port = free_port()
+        log_path = self.base / f"worker-{index}-{len(self.workers)}.log"
+        proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"],
+                                env=self.env(index, port), stdout=log_path.open("wb"),
+                                stderr=subprocess.STDOUT)
+        worker = Worker(proc, port, log_path)
+        self.workers.append(worker)
+        return worker
+
+    def stop_all(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+
+def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
+    """Produce records (key, value) in order and wait for every ack."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+    try:
+        for key, value in records:
+            producer.send(topic, key=key, value=value)
+        producer.flush(timeout=60)
+    finally:
+        producer.close()
+
+
+def consume(bootstrap: str, topic: str, *, until: Any = None, timeout_s: float = 60,
+            idle_s: float | None = None) -> list[dict[str, Any]]:
+    """Read a topic from the beginning until ``until(records)`` is true, idle or timeout."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             group_id=None, consumer_timeout_ms=500)
+    out: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout_s
+    last_new = time.monotonic()
+    try:
+        while time.monotonic() < deadline:
+            got = False
+            for msg in consumer:
+                out.append(orjson.loads(msg.value))
+                got = True
+            if got:
+                last_new = time.monotonic()
+            if until is not None and until(out):
+                break
+            if idle_s is not None and out and time.monotonic() - last_new > idle_s:
+                break
+        return out
+    finally:
+        consumer.close()
+
+
+def event(account: str, ts: int, i: int, **fields: Any) -> dict[str, Any]:
+    """A valid request event with sensible defaults."""
+    base = {"request_id": f"{account}-{ts}-{i}", "ts": ts, "account_id": account,
+            "model": "claude-sonnet-4", "input_tokens": 200, "output_tokens": 300,
+            "prompt": "What is a good name for a cat?", "account_created_ts": ts - 400 * 86_400_000,
+            "account_tier": "pro", "client_ip": "198.51.100.7", "payment_fingerprint": f"pf_{account}"}
+    base.update(fields)
+    return base
+
+
+def encode(events: list[dict[str, Any]]) -> Iterator[tuple[bytes, bytes]]:
+    for ev in events:
+        yield ev["account_id"].encode(), orjson.dumps(ev)
