@@ -133,7 +133,6 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
         web_port=settings.web_port,
         web_host=settings.web_host,
         web_bind=settings.web_host,
-        web_transport="aiohttp://",
         autodiscover=False,
     )
     metrics = metrics or Metrics()
@@ -153,8 +152,8 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
                               **table_opts)
     cluster_table = app.Table("cluster-state", help="Per-link-key cluster state", **table_opts)
 
-    stores = {"account": TableStore(account_table), "cluster": TableStore(cluster_table)}
-    runtime = Runtime(store_factory=lambda kind, _p: stores[kind], policy=_policy(settings),
+    tables = {"account": account_table, "cluster": cluster_table}
+    runtime = Runtime(store_factory=lambda kind, part: TableStore(tables[kind], part), policy=_policy(settings),
                       cache_size=settings.cache_size, volume=settings.volume_window(),
                       model_key=settings.model_key.encode())
     dg = Distillguard(settings, app, runtime, metrics,
