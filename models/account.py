@@ -15,9 +15,9 @@ River models read (values in natural units: requests/hour, bits, shares).
 >>> ev = NS(ts=0, model="m", input_tokens=10, output_tokens=100, reasoning_tokens=None,
 ...         tool_count=None, image_count=None, status=200, client_ip="1.2.3.4")
 >>> for i in range(10):
-...     ev.ts = i * 60_000
-...     st.update(ev, sig, 0.5, 0.05, 16, 16, 8, 16, False)
->>> f = st.features(ev.ts)
+...     st.update(ev, i * 60_000, 8, 16, False)
+...     st.update_text(sig, 0.5, 0.05, 16, 16)
+>>> f = st.features(9 * 60_000)
 >>> f["req_1h"], f["cv_gap"], f["intent_cot"]
 (10.0, 0.0, 1.0)
 """
@@ -39,11 +39,21 @@ FEATURE_NAMES = (
     "req_1h", "req_24h", "out_tok_1h", "ramp", "age_days", "cv_gap", "active_frac", "hour_entropy",
     "burst", "top_template_share", "template_diversity", "dup_rate", "extraction_share",
     *(f"intent_{n}" for n in INTENT_NAMES),
-    "reasoning_share", "long_output_share", "tool_share", "image_share", "error_rate", "rate429",
+    "reasoning_share", "long_output_share", "xlong_output_share", "tool_share", "image_share", "error_rate", "rate429",
     "new_model_share", "model_count", "ip_blocks",
 )
 
 _LOG2 = math.log(2)
+
+#: An output at least this long (tokens) counts as *long*; at least XLONG as *maxed*
+#: (typical ``max_tokens`` caps are 4096 and above).
+LONG_OUTPUT_TOKENS = 2000
+XLONG_OUTPUT_TOKENS = 4000
+
+#: Intents whose requests count as *extraction-like* for the cluster summaries: reasoning
+#: traces, grading, safe rewriting, computer use and vision. Plain coding/analysis/tool use
+#: is what most honest developers do, so it does not count on its own.
+_EXTRACTION_INTENTS = frozenset({0, 1, 2, 6, 7})
 
 
 def _entropy(counts: list[int] | list[float]) -> float:
@@ -68,6 +78,7 @@ class AccountState:
         "i_hit", "i_ew", "n_extract",
         "tpl", "sims", "n_dup",
         "n_reason", "n_long", "n_tools", "n_img", "n_err", "n_429", "sum_out",
+        "n_txt", "n_xlong", "n_int",
         "models", "n_new",
         "ips", "links",
         # scoring / decisions
@@ -105,6 +116,9 @@ class AccountState:
         s.n_err = 0
         s.n_429 = 0
         s.sum_out = 0
+        s.n_txt = 0
+        s.n_xlong = 0
+        s.n_int = 0
         s.models = {}
         s.n_new = 0
         s.ips = []
@@ -139,31 +153,29 @@ class AccountState:
         return s
 
     # -- update: once per request -----------------------------------------------------------
-    def update(self, ev: Any, sig: Any, intent_hit: float, alpha: float, k_tpl: int,
-               k_sims: int, k_models: int, k_ips: int, new_model: bool) -> None:
-        """Fold one request into the state (O(1); O(k) on a top-k replacement)."""
-        ts = ev.ts
+    def update(self, ev: Any, ts: int, k_models: int, k_ips: int, new_model: bool) -> None:
+        """Fold one request's metadata in (O(1)). ``ts`` is the engine's clamped event time (ms)."""
         if ts < self.last_ts:  # late event: count it, but time structures use the last ts
             ts = self.last_ts
-        n = self.n = self.n + 1
+        self.n += 1
         if self.first_ts < 0:
             self.first_ts = ts
         else:
             gap = (ts - self.last_ts) / 1000.0
-            # exponentially weighted mean/variance of the gaps (West 1979)
+            # exponentially weighted mean/variance of the gaps (West 1979), alpha = 0.05
             if self.n_gaps == 0:
                 self.gap_mean = gap
             else:
                 d = gap - self.gap_mean
-                incr = alpha * d
+                incr = 0.05 * d
                 self.gap_mean += incr
-                self.gap_var = (1 - alpha) * (self.gap_var + d * incr)
+                self.gap_var = 0.95 * (self.gap_var + d * incr)
             self.n_gaps += 1
         self.last_ts = ts
         # minute ring (last 60 minutes)
         mi = ts // MIN_MS
+        cnt = self.m_cnt
         if mi != self.m_idx:
-            cnt = self.m_cnt
             if self.m_idx < 0 or mi - self.m_idx >= 60:
                 for j in range(60):
                     cnt[j] = 0
@@ -171,9 +183,10 @@ class AccountState:
                 for j in range(self.m_idx + 1, mi + 1):
                     cnt[j % 60] = 0
             self.m_idx = mi
-        self.m_cnt[mi % 60] += 1
+        cnt[mi % 60] += 1
         # hour ring (last 24 hours) with output tokens
         hi = ts // HOUR_MS
+        hslot = hi % 24
         if hi != self.h_idx:
             hc = self.h_cnt
             ho = self.h_out
@@ -186,52 +199,18 @@ class AccountState:
                     hc[j % 24] = 0
                     ho[j % 24] = 0
             self.h_idx = hi
-        hslot = hi % 24
         self.h_cnt[hslot] += 1
         out = ev.output_tokens
         self.h_out[hslot] += out
         self.sum_out += out
         self.hod[hslot] += 1  # hour of day (UTC) == hi % 24
-        # intents
-        intents = sig.intents
-        hit = self.i_hit
-        ew = self.i_ew
-        ext = False
-        beta = 1.0 - alpha
-        for j in range(8):
-            v = intents[j]
-            ew[j] = beta * ew[j] + alpha * v
-            if v >= intent_hit:
-                hit[j] += 1
-                ext = True
-        if ext:
-            self.n_extract += 1
-        # templates: SpaceSaving top-k
-        t = sig.template
-        tpl = self.tpl
-        c = tpl.get(t)
-        if c is not None:
-            tpl[t] = c + 1
-        elif len(tpl) < k_tpl:
-            tpl[t] = 1
-        else:
-            mk = min(tpl, key=tpl.__getitem__)
-            tpl[t] = tpl.pop(mk) + 1
-        # exact payload repeats (retries / resampling): last few SimHashes
-        sh = sig.simhash
-        sims = self.sims
-        if sh in sims:
-            self.n_dup += 1
-        else:
-            sims.append(sh)
-            if len(sims) > k_sims:
-                del sims[0]
         # output-maximising parameters and errors
-        rt = ev.reasoning_tokens
-        if rt:
+        if ev.reasoning_tokens:
             self.n_reason += 1
-        if out >= 2000:
+        if out >= LONG_OUTPUT_TOKENS:
             self.n_long += 1
+            if out >= XLONG_OUTPUT_TOKENS:
+                self.n_xlong += 1
         if ev.tool_count:
             self.n_tools += 1
         if ev.image_count:
@@ -254,12 +233,54 @@ class AccountState:
             self.n_new += 1
         # /24 blocks
         ip = ev.client_ip
-        if ip:
+        if ip and len(self.ips) < k_ips:
             blk = ip.rpartition(".")[0] or ip
-            ips = self.ips
-            if blk not in ips and len(ips) < k_ips:
-                ips.append(blk)
-        del n
+            if blk not in self.ips:
+                self.ips.append(blk)
+
+    def update_text(self, sig: Any, intent_hit: float, alpha: float, k_tpl: int, k_sims: int) -> None:
+        """Fold the text signals of one *analysed* request in (the engine samples which ones).
+
+        Intent, template and duplicate shares are over :attr:`n_txt` analysed requests.
+        """
+        self.n_txt += 1
+        intents = sig.intents
+        hit = self.i_hit
+        ew = self.i_ew
+        ext = anyi = False
+        beta = 1.0 - alpha
+        for j in range(8):
+            v = intents[j]
+            ew[j] = beta * ew[j] + alpha * v
+            if v >= intent_hit:
+                hit[j] += 1
+                anyi = True
+                if j in _EXTRACTION_INTENTS:
+                    ext = True
+        if ext:
+            self.n_extract += 1
+        if anyi:
+            self.n_int += 1
+        # templates: SpaceSaving top-k
+        t = sig.template
+        tpl = self.tpl
+        c = tpl.get(t)
+        if c is not None:
+            tpl[t] = c + 1
+        elif len(tpl) < k_tpl:
+            tpl[t] = 1
+        else:
+            mk = min(tpl, key=tpl.__getitem__)
+            tpl[t] = tpl.pop(mk) + 1
+        # exact payload repeats (retries / resampling): last few SimHashes
+        sh = sig.simhash
+        sims = self.sims
+        if sh in sims:
+            self.n_dup += 1
+        else:
+            sims.append(sh)
+            if len(sims) > k_sims:
+                del sims[0]
 
     # -- features: at evaluation time ---------------------------------------------------------
     def features(self, now: int) -> dict[str, float]:
@@ -290,10 +311,11 @@ class AccountState:
         cv = math.sqrt(self.gap_var) / self.gap_mean if self.n_gaps >= 5 and self.gap_mean > 0 else 1.0
         active_minutes = [c for c in self.m_cnt if c > 0]
         burst = (max(active_minutes) / (sum(active_minutes) / len(active_minutes))) if active_minutes else 0.0
+        nt = self.n_txt or 1
         tpl = self.tpl
         top = max(tpl.values()) if tpl else 0
-        top_share = min(1.0, top / n)
-        diversity = len(tpl) / min(n, len(tpl) if len(tpl) >= 16 else 16)
+        top_share = min(1.0, top / nt)
+        diversity = len(tpl) / max(1, min(nt, 16))
         f = {
             "req_1h": req_1h,
             "req_24h": req_24h,
@@ -306,13 +328,16 @@ class AccountState:
             "burst": burst,
             "top_template_share": top_share,
             "template_diversity": diversity,
-            "dup_rate": self.n_dup / n,
-            "extraction_share": self.n_extract / n,
+            "dup_rate": self.n_dup / nt,
+            "extraction_share": self.n_extract / nt,
+            "intent_any": self.n_int / nt,
         }
         for j, name in enumerate(INTENT_NAMES):
-            f["intent_" + name] = self.i_hit[j] / n
+            f["intent_" + name] = self.i_hit[j] / nt
         f["reasoning_share"] = self.n_reason / n
         f["long_output_share"] = self.n_long / n
+        f["xlong_output_share"] = self.n_xlong / n
+        f["mean_out"] = self.sum_out / n
         f["tool_share"] = self.n_tools / n
         f["image_share"] = self.n_img / n
         f["error_rate"] = self.n_err / n
@@ -322,6 +347,7 @@ class AccountState:
         f["ip_blocks"] = float(len(self.ips))
         f["span_h"] = float(span_h)
         f["n"] = float(self.n)
+        f["n_txt"] = float(self.n_txt)
         return f
 
     def minute_mask(self, now: int) -> int:

@@ -44,6 +44,8 @@ SIGNAL_RANGES: dict[str, tuple[float, float, bool]] = {
     "intent_vision": (0.0, 1.0, False),
     "reasoning_share": (0.0, 1.0, False),
     "long_output_share": (0.0, 1.0, False),
+    "xlong_output_share": (0.0, 1.0, False),
+    "mean_out": (0.0, 100_000.0, True),
     "tool_share": (0.0, 1.0, False),
     "image_share": (0.0, 1.0, False),
     "error_rate": (0.0, 1.0, False),

@@ -151,8 +151,9 @@ class ClusterEngine:
         if n_act < cfg.min_cluster_members:
             st.score = 0.0
             return StepResult()
-        harvest = [(a, m) for a, m in active
-                   if m[S_EXT] >= cfg.member_extraction_share or m[S_SUSP] >= 0.5 or m[S_ALERTED]]
+        # a member harvests when its own account assessment says so (intent x output
+        # maximisation, see models.scoring): sharing a key never makes a member suspicious
+        harvest = [(a, m) for a, m in active if float(m[S_SUSP]) >= cfg.member_suspicion]
         share = len(harvest) / n_act
         broad = st.seen > cfg.broad_members
         core = _ramp(share, cfg.cluster_member_share - 0.2, cfg.cluster_member_share + 0.15)
@@ -207,7 +208,7 @@ class ClusterEngine:
             ("member_rate_cv", _ramp(0.8 - cv_r, 0.0, 0.5) * _ramp(nh, 3, 6), cv_r, 1.0, "dispersion of member request rates (load balancing)"),
             ("aggregate_req_1h", _ramp(agg, 60.0, 240.0), agg, 20.0, "sum of member requests in the last hour"),
             ("young_member_share", _ramp(young, 0.4, 0.9), young, 0.1, "members whose account is < 14 days old"),
-            ("alerted_member_share", _ramp(alerted, 0.2, 0.6), alerted, 0.0, "members already alerted on their own"),
+            ("alerted_member_share", _ramp(alerted, 0.2, 0.6), alerted, 0.0, "members already named by this cluster"),
         ]
         evidence = sum(s for _, s, _, _, _ in fam)
         score = core * (0.4 + 0.6 * min(1.0, evidence / 2.0))
@@ -227,8 +228,10 @@ class ClusterEngine:
             campaign = "hydra_cluster"
         thresholds = (cfg.alert_threshold, *cfg.step_thresholds)
         target = sum(1 for t in thresholds if score >= t)
-        # named accounts: strong kinds name every active member; weak kinds the harvesting ones
-        named = [a for a, _ in (active if st.kind in ("pay", "tpl") else harvest)]
+        # named accounts: a shared payment fingerprint names every active member (one payer);
+        # every other kind names only the members that harvest on their own evidence, so an
+        # honest user behind the same NAT, SDK or copied template is never named
+        named = [a for a, _ in (active if st.kind == "pay" else harvest)]
         grew = st.step > 0 and len(named) >= st.named + max(1, st.named // 10)
         if target <= 0 or (target <= st.step and not grew):
             return StepResult()

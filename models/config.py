@@ -80,9 +80,14 @@ class EngineConfig:
     """
 
     # account scoring
-    min_requests: int = 20
-    eval_every_requests: int = 8
-    eval_every_ms: int = 120_000
+    min_requests: int = 12
+    sparse_min_requests: int = 3
+    eval_every_requests: int = 16
+    eval_every_ms: int = 300_000
+    eval_early_requests: int = 12
+    text_full: int = 32
+    text_every: int = 4
+    max_future_skew_ms: int = 600_000
     intent_hit: float = 0.5
     ew_alpha: float = 0.05
     alert_threshold: float = 0.6
@@ -109,6 +114,7 @@ class EngineConfig:
     min_cluster_members: int = 3
     cluster_member_share: float = 0.6
     member_extraction_share: float = 0.3
+    member_suspicion: float = 0.5
     # partition globals
     max_tracked_models: int = 256
     model_new_ms: int = 86_400_000
@@ -144,5 +150,5 @@ class EngineConfig:
     def state_tag(self) -> str:
         """Short hash of the parameters that shape stored state (part of every state key)."""
         shape = (self.top_templates, self.recent_simhashes, self.max_models, self.max_ip_blocks,
-                 self.max_link_keys, self.max_members, 1)
+                 self.max_link_keys, self.max_members, 2)
         return hashlib.sha1(repr(shape).encode()).hexdigest()[:6]

@@ -28,6 +28,7 @@ Contract
 from __future__ import annotations
 
 import hashlib
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -58,18 +59,19 @@ def _hkey(kind: str, value: str) -> str:
 class _Globals:
     """Per-partition globals: first-seen time of each model (bounded), first event time."""
 
-    __slots__ = ("first_ts", "models")
+    __slots__ = ("first_ts", "models", "clock")
 
-    def __init__(self, first_ts: int = -1, models: dict[str, int] | None = None) -> None:
+    def __init__(self, first_ts: int = -1, models: dict[str, int] | None = None, clock: int = -1) -> None:
         self.first_ts = first_ts
         self.models = models or {}
+        self.clock = clock
 
     def to_json(self) -> list[Any]:
-        return [self.first_ts, self.models]
+        return [self.first_ts, self.models, self.clock]
 
     @classmethod
     def from_json(cls, obj: list[Any]) -> _Globals:
-        return cls(obj[0], dict(obj[1]))
+        return cls(obj[0], dict(obj[1]), obj[2] if len(obj) > 2 else -1)
 
 
 class AccountEngine:
@@ -106,6 +108,7 @@ class AccountEngine:
                                 calibration_size=cfg.calibration_size,
                                 supervised_min_labels=cfg.supervised_min_labels)
         self._glob: _Globals | None = None
+        self._salt = zlib.crc32(hashlib.sha256(model_key + str(seed).encode()).digest())
         self.stats = {"events": 0, "evaluations": 0, "alerts": 0, "links": 0}
 
     # -- state helpers ---------------------------------------------------------------------
@@ -136,6 +139,32 @@ class AccountEngine:
         return first - g.first_ts >= cfg.model_warmup_ms and ts - first < cfg.model_new_ms
 
     # -- per event -------------------------------------------------------------------------
+    def event_time(self, ts: int) -> int:
+        """The partition clock after seeing event time ``ts`` (ms), and the time to use.
+
+        The clock may advance by at most ``max_future_skew_ms`` per event, so one far-future
+        timestamp cannot close every window; after a genuine gap it catches up within a few
+        events. Late events keep their own (earlier) time.
+        """
+        g = self._globals()
+        clock = g.clock
+        if clock < 0:
+            g.clock = ts
+            return ts
+        if ts > clock:
+            lim = clock + self.config.max_future_skew_ms
+            g.clock = ts = ts if ts <= lim else lim
+        return ts
+
+    def _wants_text(self, st: AccountState, request_id: str) -> bool:
+        """Analyse this request's text? All of an account's first ``text_full`` requests, then
+        a keyed-hash sample of 1 in ``text_every`` (unpredictable to the sender)."""
+        cfg = self.config
+        if st.n_txt < cfg.text_full or cfg.text_every <= 1:
+            return True
+        h = zlib.crc32(request_id.encode("utf-8", "surrogatepass"), self._salt)
+        return h % cfg.text_every == 0
+
     def process(self, event: RequestEvent) -> StepResult:
         """Fold one request in; returns alerts, actions and link updates (usually none)."""
         cfg = self.config
@@ -153,19 +182,27 @@ class AccountEngine:
             st.tier = event.account_tier
         if event.account_created_ts is not None:
             st.created = event.account_created_ts
-        sig = text_signals(event.prompt, event.system_prompt, event.tool_count or 0, event.image_count or 0)
-        new_model = self._is_new_model(event.model, event.ts)
-        st.update(event, sig, cfg.intent_hit, cfg.ew_alpha, cfg.top_templates, cfg.recent_simhashes,
-                  cfg.max_models, cfg.max_ip_blocks, new_model)
+        ts = self.event_time(event.ts)
+        new_model = self._is_new_model(event.model, ts)
+        st.update(event, ts, cfg.max_models, cfg.max_ip_blocks, new_model)
+        sig = None
+        if self._wants_text(st, event.request_id):
+            sig = text_signals(event.prompt, event.system_prompt, event.tool_count or 0, event.image_count or 0)
+            st.update_text(sig, cfg.intent_hit, cfg.ew_alpha, cfg.top_templates, cfg.recent_simhashes)
         res = StepResult()
         ts = st.last_ts
-        if st.n - st.eval_n >= cfg.eval_every_requests or (st.eval_ts >= 0 and ts - st.eval_ts >= cfg.eval_every_ms) \
-                or st.n == cfg.link_min_requests:
-            self._evaluate(acct, st, ts, sig.excerpt, res)
+        n = st.n
+        if n > st.eval_n and (
+            n - st.eval_n >= cfg.eval_every_requests
+            or (st.eval_ts >= 0 and ts - st.eval_ts >= cfg.eval_every_ms)
+            or (cfg.sparse_min_requests <= n <= cfg.eval_early_requests)
+        ):
+            self._evaluate(acct, st, ts, sig.excerpt if sig is not None else None, res)
         self._links(acct, st, event, sig, ts, res)
         return res
 
     def _links(self, acct: str, st: AccountState, ev: RequestEvent, sig: Any, ts: int, res: StepResult) -> None:
+        """Link updates: shared payment, /24, ASN+UA and (analysed requests only) prompt template."""
         cfg = self.config
         if st.n < cfg.link_min_requests:
             return
@@ -177,10 +214,11 @@ class AccountEngine:
         if ev.asn is not None and ev.user_agent:
             cands.append(("asnua", f"{ev.asn}|{ev.user_agent}"))
         # the account's own repeated prompt template (never the system prompt)
-        t = sig.template
-        c = st.tpl.get(t)
-        if c is not None and c >= cfg.template_link_min_count and c >= cfg.template_link_min_share * st.n:
-            cands.append(("tpl", str(t)))
+        if sig is not None:
+            t = sig.template
+            c = st.tpl.get(t)
+            if c is not None and c >= cfg.template_link_min_count and c >= cfg.template_link_min_share * st.n_txt:
+                cands.append(("tpl", str(t)))
         links = st.links
         summary = None
         for kind, value in cands:
@@ -207,7 +245,7 @@ class AccountEngine:
         age_d = (ts - created) / 86_400_000 if created is not None and created <= ts else 365.0
         # layout: models.cluster S_* indexes
         return [st.n, float(sum(st.m_cnt)) if ts // 60_000 - st.m_idx < 60 else 0.0,
-                round(st.n_extract / n, 4), st.campaign, round(st.susp, 4), round(age_d, 3),
+                round(st.n_extract / (st.n_txt or 1), 4), st.campaign, round(st.susp, 4), round(age_d, 3),
                 st.minute_mask(ts), ts // 60_000, ts]
 
     # -- evaluation (every few requests / minutes) -------------------------------------------
@@ -234,7 +272,13 @@ class AccountEngine:
         if (st.susp >= 0.5) != was_susp:
             for ent in st.links.values():  # refresh the cluster view now
                 ent[1] = -10 * HOUR_MS
-        if st.allow or st.n < cfg.min_requests or a.fired < cfg.min_evidence:
+        if st.allow:
+            return
+        if st.n >= cfg.min_requests:
+            # two independent families with output maximisation, else three
+            if a.fired < cfg.min_evidence + (0 if a.output_max >= 0.5 else 1):
+                return
+        elif not (st.n >= cfg.sparse_min_requests and a.sparse_ok):
             return
         thresholds = (cfg.alert_threshold, *cfg.step_thresholds)
         target = sum(1 for t in thresholds if a.score >= t)

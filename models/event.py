@@ -83,6 +83,8 @@ class RequestEvent:
 
 
 _FIELDS = tuple(f.name for f in fields(RequestEvent))
+_INT_FIELDS = ("ts", "input_tokens", "output_tokens", "account_created_ts", "asn", "reasoning_tokens",
+               "tool_count", "image_count", "status", "latency_ms")
 
 
 def event_from_dict(obj: Any) -> RequestEvent:
@@ -100,7 +102,14 @@ def event_from_dict(obj: Any) -> RequestEvent:
     for name in ("ts", "input_tokens", "output_tokens"):
         if isinstance(obj[name], bool):
             raise InvalidEvent(f"schema: data.{name} must be integer")
-    return RequestEvent(**{k: obj[k] for k in _FIELDS if k in obj})
+    values = {k: obj[k] for k in _FIELDS if k in obj}
+    # JSON Schema counts 1.0 as an integer; the engine needs real ints (window keys, alert ids
+    # hashed from ``ts``), so integral floats the schema let through become ints here.
+    for name in _INT_FIELDS:
+        value = values.get(name)
+        if isinstance(value, float):
+            values[name] = int(value)
+    return RequestEvent(**values)
 
 
 def decode_event(raw: bytes | bytearray | memoryview | str) -> RequestEvent:

@@ -22,7 +22,7 @@ Every reason carries the value and the benign population baseline (running media
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from models.baseline import Baselines
@@ -43,12 +43,24 @@ _TRUSTED_TIERS = frozenset({"team", "enterprise"})
 
 @dataclass
 class Assessment:
+    """Outcome of :func:`assess` for one account at one evaluation.
+
+    ``score`` in [0, 1] (alert steps compare against it), ``fired`` the number of evidence
+    families at >= 0.5 (the anomaly model does not count: it corroborates, never decides),
+    ``suspicion`` in [0, 1] how harvesting-like the account is on its own (sent to the
+    cluster engine), ``families`` every family's strength (for explanations and tests).
+    """
+
     score: float
     campaign: str
     evidence: float
     fired: int
     reasons: list[dict[str, Any]]
-    suspicion: float  # 0..1, how harvesting-like the account is (for cluster summaries)
+    suspicion: float
+    intent: float = 0.0
+    output_max: float = 0.0
+    sparse_ok: bool = False
+    families: dict[str, float] = field(default_factory=dict)
 
 
 def _r(signal: str, value: float, baseline: float, detail: str | None = None) -> dict[str, Any]:
@@ -66,15 +78,24 @@ def _ramp(x: float, lo: float, hi: float) -> float:
     return (x - lo) / (hi - lo)
 
 
+#: Campaigns whose intent is itself an extraction request (not ordinary developer work);
+#: only these can alert on a *sparse* account (low-and-slow: few requests, each maxed out).
+SPARSE_CAMPAIGNS = frozenset({"reasoning_extraction", "reward_model_grading", "policy_safe_rewriting"})
+
+#: Anomaly strength is scaled by this: a population outlier corroborates, it never decides
+#: (coding agents, batch jobs and benchmark runs are all outliers of a chat-heavy population).
+ANOMALY_WEIGHT = 0.5
+
+
 def assess(f: dict[str, float], tier: str | None, anomaly: float, p_attack: float | None,
            base: Baselines, old_account_days: float = 180.0) -> Assessment:
-    """Score one account's features. Pure function of its inputs."""
+    """Score one account's features (see the module docstring). Pure function of its inputs."""
     # -- intent mix --------------------------------------------------------------------
     best_c, best_share = "anomalous_usage", 0.0
     for c, names in CAMPAIGN_INTENTS.items():
-        s = sum(f[n] for n in names)
-        if s > best_share:
-            best_c, best_share = c, min(1.0, s)
+        sh = sum(f[n] for n in names)
+        if sh > best_share:
+            best_c, best_share = c, min(1.0, sh)
     intent = _ramp(best_share, 0.2, 0.6)
     med = base.quantile
     reasons: list[dict[str, Any]] = []
@@ -86,44 +107,60 @@ def assess(f: dict[str, float], tier: str | None, anomaly: float, p_attack: floa
     fam: list[tuple[str, float, float, float, str]] = []  # (signal, strength, value, baseline, detail)
     n = f["n"]
     span_h = f["span_h"]
+    # output-maximising parameters: reasoning requested, long or maxed outputs. Tools and
+    # images are not counted here: they *are* the agentic / vision intents.
+    # Reasoning alone is ordinary (benchmarks, hard questions); reasoning *and* outputs well
+    # above the population's typical length is harvesting-shaped.
+    out_ratio = f["mean_out"] / max(100.0, med("mean_out", 0.5, 400.0))
+    om = max(_ramp(f["reasoning_share"], 0.5, 0.9) * _ramp(out_ratio, 1.3, 2.5),
+             _ramp(f["long_output_share"], 0.25, 0.6), _ramp(f["xlong_output_share"], 0.2, 0.5))
+    fam.append(("output_max", om, f["reasoning_share"], med("reasoning_share", 0.5),
+                f"share of requests with reasoning tokens; mean output {out_ratio:.1f}x the population median"))
+    # a freshly created account (farmed accounts are young; 1 below 14 days, 0 from 30 days)
+    fam.append(("young_account", _ramp(30.0 - f["age_days"], 0.0, 16.0), f["age_days"], med("age_days", 0.5),
+                "account age in days"))
     # sustained volume above the benign population (p95 of req/h)
     p95 = max(5.0, med("req_1h", 0.95, 30.0))
-    fam.append(("req_1h", _ramp(f["req_1h"] / p95, 1.0, 2.0), f["req_1h"], med("req_1h", 0.5), "requests in the last hour vs benign p95"))
+    fam.append(("req_1h", _ramp(f["req_1h"] / p95, 1.0, 2.0), f["req_1h"], med("req_1h", 0.5),
+                "requests in the last hour vs benign p95"))
     # new account ramping fast
     young = f["age_days"] < 14
-    fam.append(("ramp", _ramp(f["ramp"], 3.0, 15.0) if young else 0.0, f["ramp"], med("ramp", 0.5), "requests/hour since account creation (young account)"))
+    fam.append(("ramp", _ramp(f["ramp"], 3.0, 15.0) if young else 0.0, f["ramp"], med("ramp", 0.5),
+                "requests/hour since account creation (young account)"))
     # 24/7: active in nearly every hour of its span (needs a few hours of span)
-    fam.append(("active_frac", _ramp(f["active_frac"], 0.75, 0.95) * _ramp(span_h, 3.0, 6.0), f["active_frac"], med("active_frac", 0.5), f"active hours / {int(span_h)} h span"))
+    fam.append(("active_frac", _ramp(f["active_frac"], 0.75, 0.95) * _ramp(span_h, 3.0, 6.0), f["active_frac"],
+                med("active_frac", 0.5), f"active hours / {int(span_h)} h span"))
     # machine-regular timing
-    fam.append(("cv_gap", _ramp(0.8 - f["cv_gap"], 0.0, 0.5) * _ramp(n, 10, 30), f["cv_gap"], med("cv_gap", 0.5), "coefficient of variation of inter-arrival gaps"))
+    fam.append(("cv_gap", _ramp(0.8 - f["cv_gap"], 0.0, 0.5) * _ramp(n, 10, 30), f["cv_gap"], med("cv_gap", 0.5),
+                "coefficient of variation of inter-arrival gaps"))
     # template repetition with payload diversity
-    rep = _ramp(f["top_template_share"], 0.25, 0.6) * _ramp(0.5 - f["dup_rate"], 0.0, 0.3)
-    fam.append(("top_template_share", rep, f["top_template_share"], med("top_template_share", 0.5), "share of the top prompt template (payloads differ)"))
-    # output-maximising parameters
-    om = max(_ramp(f["reasoning_share"], 0.3, 0.8), _ramp(f["long_output_share"], 0.2, 0.6),
-             _ramp(f["tool_share"], 0.5, 0.9) * 0.7, _ramp(f["image_share"], 0.3, 0.8) * 0.7)
-    fam.append(("output_max", om, max(f["reasoning_share"], f["long_output_share"]), med("reasoning_share", 0.5), "share of requests with reasoning / long outputs / tools / images"))
+    rep = _ramp(f["top_template_share"], 0.25, 0.6) * _ramp(0.5 - f["dup_rate"], 0.0, 0.3) * _ramp(f["n_txt"], 8, 16)
+    fam.append(("top_template_share", rep, f["top_template_share"], med("top_template_share", 0.5),
+                "share of the top prompt template (payloads differ)"))
     # pivot to a newly released model
-    fam.append(("new_model_share", _ramp(f["new_model_share"], 0.2, 0.45), f["new_model_share"], med("new_model_share", 0.5), "share of traffic on models first seen < 24 h ago"))
+    fam.append(("new_model_share", _ramp(f["new_model_share"], 0.2, 0.45), f["new_model_share"],
+                med("new_model_share", 0.5), "share of traffic on models first seen < 24 h ago"))
     # one account spread over many networks
-    fam.append(("ip_blocks", _ramp(f["ip_blocks"], 3.0, 8.0), f["ip_blocks"], med("ip_blocks", 0.5), "distinct client /24 blocks"))
-    # River anomaly (calibrated quantile)
-    fam.append(("anomaly", _ramp(anomaly, 0.95, 0.995), anomaly, 0.5, "HalfSpaceTrees score, quantile among benign-looking accounts"))
+    fam.append(("ip_blocks", _ramp(f["ip_blocks"], 3.0, 8.0), f["ip_blocks"], med("ip_blocks", 0.5),
+                "distinct client /24 blocks"))
     if p_attack is not None:
         fam.append(("supervised", _ramp(p_attack, 0.5, 0.9), p_attack, 0.5, "P(attack) from analyst verdicts"))
-    evidence = sum(s for _, s, _, _, _ in fam)
-    fired = sum(1 for _, s, _, _, _ in fam if s >= 0.5)
-    for sig, s, v, b, d in sorted(fam, key=lambda t: -t[1]):
-        if s >= 0.5:
+    fired = sum(1 for _, s_, _, _, _ in fam if s_ >= 0.5)
+    an = ANOMALY_WEIGHT * _ramp(anomaly, 0.95, 0.995)
+    fam.append(("anomaly", an, anomaly, 0.5, "HalfSpaceTrees score, quantile among benign-looking accounts"))
+    evidence = sum(s_ for _, s_, _, _, _ in fam)
+    for sig, s_, v, b, d in sorted(fam, key=lambda t: -t[1]):
+        if s_ >= 0.25:
             reasons.append(_r(sig, v, b, d))
     # -- combine -------------------------------------------------------------------------
     damp = 1.0
     if f["age_days"] >= old_account_days and tier in _TRUSTED_TIERS:
         damp = 0.75
-        reasons.append(_r("account_age_days", f["age_days"], med("age_days", 0.5), f"long-lived {tier} account (score damped)"))
-    ev_part = min(1.0, evidence / 3.0)
+        reasons.append(_r("account_age_days", f["age_days"], med("age_days", 0.5),
+                          f"long-lived {tier} account (score damped)"))
+    ev_part = min(1.0, evidence / 2.0)
     if intent > 0:
-        score = intent * (0.35 + 0.65 * ev_part) * damp
+        score = intent * (0.3 + 0.7 * ev_part) * damp
         campaign = best_c
     else:
         score = 0.0
@@ -133,6 +170,13 @@ def assess(f: dict[str, float], tier: str | None, anomaly: float, p_attack: floa
         fb = min(0.7, 0.45 + 0.06 * fired) * damp
         if fb > score:
             score, campaign = fb, "anomalous_usage"
-    suspicion = min(1.0, max(intent * 0.6 + 0.4 * ev_part, score))
+    # sparse accounts (too few requests for volume/timing evidence): only an extraction
+    # intent on nearly every request *and* maxed-out outputs on most of them may alert.
+    sparse_ok = (campaign in SPARSE_CAMPAIGNS and best_share >= 0.5 and om >= 0.9
+                 and f["xlong_output_share"] >= 0.5)
+    # how harvesting-like the account is on its own, whatever the campaign mix (hydra members
+    # spread over several): any capability intent x output maximisation
+    suspicion = _ramp(f["intent_any"], 0.2, 0.6) * (0.25 + 0.75 * om)
     return Assessment(score=min(1.0, score), campaign=campaign, evidence=evidence, fired=fired,
-                      reasons=reasons, suspicion=suspicion)
+                      reasons=reasons, suspicion=suspicion, intent=intent, output_max=om, sparse_ok=sparse_ok,
+                      families={name: round(s_, 4) for name, s_, _, _, _ in fam})
