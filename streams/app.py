@@ -114,12 +114,16 @@ def _write_state(table: Any, dirty: dict[int, dict[str, bytes]], last_event: dic
 def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillguard:
     """Build the Faust app with every topic, table, agent, timer and view."""
     p = settings.topic_partitions
+    datadir = settings.data_dir / settings.app_id
+    datadir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     app = faust.App(
         settings.app_id,
         broker=settings.broker_url(),
         broker_credentials=faust_credentials(settings),
         store="rocksdb://",
-        datadir=str(settings.data_dir),
+        # One directory per app id: RocksDB offsets of another app (or an older run of a
+        # renamed one) must never be mistaken for this app's changelog positions.
+        datadir=str(datadir),
         topic_partitions=p,
         topic_replication_factor=settings.replication_factor,
         processing_guarantee="at_least_once",
@@ -155,7 +159,7 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
     tables = {"account": account_table, "cluster": cluster_table}
     runtime = Runtime(store_factory=lambda kind, part: TableStore(tables[kind], part), policy=_policy(settings),
                       cache_size=settings.cache_size, volume=settings.volume_window(),
-                      model_key=settings.model_key.encode())
+                      model_key=settings.model_key.encode(), max_future_ms=settings.max_future_ms)
     dg = Distillguard(settings, app, runtime, metrics,
                       tables={"account": account_table, "cluster": cluster_table},
                       topics={"requests": requests_t, "links": links_t, "alerts": alerts_t,
@@ -227,7 +231,7 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
         metrics.ready.set(1 if ok else 0)
         _update_lag(dg)
         for kind, engines in (("account", runtime.accounts), ("cluster", runtime.clusters)):
-            metrics.table_keys.labels(kind).set(sum(e.cached_keys() for e in engines.values()))
+            metrics.table_keys.labels(kind).set(sum(_cached_keys(e) for e in engines.values()))
 
     @app.task
     async def follow_control() -> None:
@@ -255,6 +259,15 @@ def _maybe_snapshot(dg: Distillguard, out: BatchOutput, last: dict[int, Any],
         dg.events_since_snapshot[partition] = seen
     if snaps:
         _write_state(dg.tables["account"], snaps, last)
+
+
+def _cached_keys(engine: Any) -> int:
+    """Decoded states an engine keeps in memory (its LRU cache), 0 if it does not say."""
+    counter = getattr(engine, "cached_keys", None)
+    if callable(counter):
+        return int(counter())
+    cache = getattr(engine, "_cache", None)
+    return len(cache) if cache is not None and hasattr(cache, "__len__") else 0
 
 
 def _broker_reachable(bootstrap: str, timeout_s: float = 1.5) -> bool:

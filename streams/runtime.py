@@ -64,6 +64,8 @@ class BatchOutput:
     #: (kafka_ts_ms of the triggering record) per alert, for latency metrics
     alert_source_ts: list[int] = field(default_factory=list)
     events: int = 0
+    #: events whose future ``ts`` was clamped to the wall clock + ``max_future_ms``
+    clamped: int = 0
     engine_s: float = 0.0
     decode_s: float = 0.0
 
@@ -89,6 +91,45 @@ def deadletter_record(rec: InputRecord, reason: str) -> dict[str, Any]:
     }
 
 
+#: volume windows kept open per account (bounded state whatever the timestamps)
+MAX_OPEN_WINDOWS = 4
+
+
+def _load_volume(raw: bytes | None) -> dict[str, Any]:
+    """Decode an account's volume state; the older single-window form ``[start, tokens]`` too."""
+    if not raw:
+        return {"w": []}
+    value = orjson.loads(raw)
+    if isinstance(value, dict):
+        return value
+    if value and isinstance(value[0], int):  # [start, tokens]
+        return {"w": [[value[0], value[1], -1, 0, 0]] if value[1] or value[0] else []}
+    return {"w": []}
+
+
+def _preload_globals(engine: Any, store: Any) -> None:
+    """Load a partition's engine globals from the store before the first event.
+
+    Work-around for an engine bug found by the runtime fuzz test: ``AccountEngine._globals``
+    first looks the globals key up through the *account* cache, which decodes it as an
+    ``AccountState`` and raises, so after any restart or rebalance every event of a partition
+    with saved globals failed with ``engine_error``. Reading the globals here avoids that path;
+    it does nothing if the engine no longer has these attributes.
+    """
+    gkey = getattr(engine, "_gkey", None)
+    if not isinstance(gkey, str) or getattr(engine, "_glob", True) is not None:
+        return
+    raw = store.get(gkey)
+    if not raw:
+        return
+    try:
+        from models.engine import _Globals
+
+        engine._glob = _Globals.from_json(orjson.loads(raw))
+    except Exception:  # noqa: BLE001 - engine internals changed: leave it to the engine
+        return
+
+
 def _reason_kind(reason: str) -> str:
     return reason.split(":", 1)[0]
 
@@ -103,6 +144,9 @@ class Runtime:
         ``"cluster"``. Default - in-memory dicts.
     :param policy: the enforcement policy shared by every engine (its dry-run switch is live).
     :param wall_clock_ms: source of ``detected_at`` (wall-clock ms). Tests may pin it.
+    :param max_future_ms: how far ahead of the wall clock (or the record's Kafka timestamp, if
+        later) an event's ``ts`` may be; later times are clamped to that bound, so one
+        future-dated event cannot move an account's windows (and close every open one).
     """
 
     def __init__(
@@ -116,6 +160,7 @@ class Runtime:
         model_key: bytes = b"distillguard-local",
         volume: VolumeWindow | None = None,
         wall_clock_ms: Callable[[], int] | None = None,
+        max_future_ms: int = 15 * 60 * 1000,
     ) -> None:
         self.policy = policy or Policy.default()
         self.config = config or EngineConfig()
@@ -124,9 +169,11 @@ class Runtime:
         self._seed = seed
         self._model_key = model_key
         self.volume = volume or VolumeWindow()
-        #: per partition: account -> [window_start_ms, output tokens] touched since the last pop
-        self._volume_dirty: dict[int, dict[str, list[int]]] = {}
+        #: per partition: account -> volume state (see :meth:`_count_volume`) touched since the last pop
+        self._volume_dirty: dict[int, dict[str, dict[str, Any]]] = {}
         self._clock = wall_clock_ms or (lambda: int(time.time() * 1000))
+        #: event time is clamped to ``max(wall clock, record timestamp) + max_future_ms``
+        self.max_future_ms = max_future_ms
         self.accounts: dict[int, AccountEngine] = {}
         self.clusters: dict[int, ClusterEngine] = {}
 
@@ -138,6 +185,7 @@ class Runtime:
             eng = AccountEngine(self.config, store=store, policy=self.policy,
                                 seed=self._seed + partition, cache_size=self._cache_size,
                                 model_key=self._model_key)
+            _preload_globals(eng, store)
             blob = store.get(self.models_key(partition))
             if blob:
                 # A snapshot this worker group wrote; restore_models refuses a bad signature.
@@ -181,6 +229,10 @@ class Runtime:
             except InvalidEvent as exc:
                 out.deadletters.append(deadletter_record(rec, exc.reason))
                 continue
+            bound = max(now, rec.kafka_ts_ms) + self.max_future_ms
+            if event.ts > bound:
+                event.ts = bound
+                out.clamped += 1
             t1 = perf()
             try:
                 res = self.account_engine(rec.partition).process(event)
@@ -191,29 +243,64 @@ class Runtime:
             out.decode_s += t1 - t0
             out.engine_s += t2 - t1
             out.extend(res, now, rec.kafka_ts_ms)
-            vol_alert = self._count_volume(rec.partition, event.account_id, event.ts, event.output_tokens)
+            vol_alert = self._count_volume(rec, event.account_id, event.ts, event.output_tokens)
             if vol_alert is not None:
                 out.extend(StepResult([vol_alert], [], []), now, rec.kafka_ts_ms)
         return out
 
-    def _count_volume(self, partition: int, account: str, ts: int, tokens: int) -> dict[str, Any] | None:
-        """Add an event's output tokens to its account's window; the alert if it crossed."""
+    def _count_volume(self, rec: InputRecord, account: str, ts: int, tokens: int) -> dict[str, Any] | None:
+        """Add an event's output tokens to its account's window; the alert if it crossed.
+
+        State per account (``vol|<account>``, one value, so it is written atomically):
+
+        * ``w``: the open windows ``[start_ms, tokens, crossed_offset, crossed_ts, crossed_tokens]``
+          (oldest first), those starting within ``max_future_ms + window_ms`` of the newest and
+          at most :data:`MAX_OPEN_WINDOWS` - so an event dated in the (clamped) future opens a
+          window of its own without closing the current one. Events older than every kept
+          window are counted nowhere (late).
+        * ``p``, ``o``: partition and offset of the last record counted. Delivery is
+          at-least-once: after a crash the records since the last committed offset come again
+          while the state restored from the changelog may already hold them. Such a record is
+          not counted twice; if it is the one that crossed the threshold, the same alert is
+          sent again (same id, same values), since the first send may have been lost.
+        """
+        partition = rec.partition
         dirty = self._volume_dirty.setdefault(partition, {})
-        entry = dirty.get(account)
-        if entry is None:
-            raw = self._stores("account", partition).get(f"vol|{account}")
-            entry = list(orjson.loads(raw)) if raw else [0, 0]
-            dirty[account] = entry
+        state = dirty.get(account)
+        if state is None:
+            state = _load_volume(self._stores("account", partition).get(f"vol|{account}"))
+            dirty[account] = state
         start = self.volume.window_start(ts)
-        if start > entry[0]:
-            entry[0], entry[1] = start, 0
-        elif start < entry[0]:
-            return None  # late event from a closed window: counted nowhere, alerts nothing
+        windows = state["w"]
+        if state.get("p") == partition and rec.offset <= state.get("o", -1):
+            for w in windows:  # a replayed record: counted already
+                if w[2] == rec.offset:
+                    return self.volume.alert(account, w[0], w[4], ts=w[3])
+            return None
+        state["p"], state["o"] = partition, rec.offset
+        for entry in windows:
+            if entry[0] == start:
+                break
+        else:
+            if windows and start < windows[0][0] and (
+                    len(windows) >= MAX_OPEN_WINDOWS or start < windows[-1][0] - self._keep_ms()):
+                return None  # late event from a closed window: counted nowhere, alerts nothing
+            entry = [start, 0, -1, 0, 0]
+            windows.append(entry)
+            windows.sort()
+            newest = windows[-1][0]
+            windows[:] = [w for w in windows if w[0] >= newest - self._keep_ms()][-MAX_OPEN_WINDOWS:]
+            if entry not in windows:
+                return None
         before = entry[1]
         entry[1] += tokens
         if self.volume.crossed(before, tokens):
+            entry[2], entry[3], entry[4] = rec.offset, ts, entry[1]
             return self.volume.alert(account, start, entry[1], ts=ts)
         return None
+
+    def _keep_ms(self) -> int:
+        return self.max_future_ms + self.volume.window_ms
 
     def process_links(self, records: Iterable[InputRecord]) -> BatchOutput:
         """Feed a batch of ``distill-links`` records to the cluster engines."""

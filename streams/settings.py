@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     model_key: str = Field("change-me-distillguard", description="HMAC key for model snapshots")
     cache_size: int = Field(50_000, ge=100, description="decoded states kept in memory per partition")
     commit_interval_ms: int = Field(1000, ge=100)
+    max_future_ms: int = Field(15 * 60 * 1000, ge=0,
+                               description="event times later than now + this are clamped, ms")
 
     # --- Policy and web ---------------------------------------------------------
     policy_file: Path | None = Field(None, description="enforcement policy YAML; default: built-in")
