@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,28 +22,19 @@ from typing import Any
 
 import orjson
 from rich.console import Console
-from rich.table import Table
 
 from streams.broker import ensure_broker
 from streams.commands import _progress
 
-console = Console()
+# Wide enough for the alert table when the output is a log file rather than a terminal.
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 
-def _alert_row(alert: dict[str, Any]) -> tuple[str, ...]:
-    accounts = alert.get("accounts") or []
-    who = ", ".join(accounts[:2]) + (f" +{len(accounts) - 2}" if len(accounts) > 2 else "")
-    reasons = "; ".join(f"{r['signal']}={r['value']:.3g} (base {r['baseline']:.3g})"
-                        for r in (alert.get("reasons") or [])[:2])
-    when = time.strftime("%m-%d %H:%M", time.gmtime(alert["ts"] / 1000))
-    return (when, who, alert["campaign"], f"{alert['score']:.2f}", alert["severity"], reasons)
+def _alert_printer(target: Console) -> Any:
+    """The same aligned table rows ``distillguard alerts`` prints (header once)."""
+    from streams.alerts import AlertPrinter
 
-
-def _print_alert(alert: dict[str, Any]) -> None:
-    when, who, campaign, score, severity, reasons = _alert_row(alert)
-    colour = {"critical": "bold red", "high": "red", "medium": "yellow"}.get(severity, "cyan")
-    console.print(f"[dim]{when}[/] [{colour}]{severity:8s}[/] {campaign:24s} {score}  {who:34.34s}  "
-                  f"[dim]{reasons[:90]}[/]")
+    return AlertPrinter(console=target)
 
 
 def _simulate(out: Path, hours: float, scale: float, seed: int) -> tuple[Path, Path]:
@@ -72,9 +64,10 @@ def run_local(out: Path, hours: float, scale: float, seed: int) -> None:
     capture, labels = _simulate(out, hours, scale, seed)
     alerts_path, actions_path = out / "alerts.jsonl", out / "enforcement.jsonl"
     with alerts_path.open("wb") as a_fh, actions_path.open("wb") as e_fh, _progress() as progress:
+        printer = _alert_printer(progress.console)
         task = progress.add_task("local detection", total=None, rate="")
         result = replay_local(capture, partitions=4, alerts_out=a_fh, actions_out=e_fh,
-                              on_alert=lambda a: progress.console.print(*_alert_row(a)[:5]),
+                              on_alert=printer.print,
                               progress=lambda n: progress.advance(task, n))
     console.print(f"{result.events:,} events, {len(result.alerts):,} alerts, "
                   f"{result.deadletters} dead-lettered in {result.seconds:.1f} s "
@@ -82,7 +75,9 @@ def run_local(out: Path, hours: float, scale: float, seed: int) -> None:
     _report(capture, labels, alerts_path, actions_path, out)
 
 
-def _follow(bootstrap: str, topic: str, sink: list[dict[str, Any]], stop: threading.Event) -> None:
+def _follow(bootstrap: str, topic: str, sink: list[dict[str, Any]], stop: threading.Event,
+            id_field: str, show: Any = None) -> None:
+    """Collect (and optionally show) every record of ``topic``, dropping duplicates by id."""
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
@@ -94,18 +89,54 @@ def _follow(bootstrap: str, topic: str, sink: list[dict[str, Any]], stop: thread
                 alert = orjson.loads(msg.value)
             except orjson.JSONDecodeError:
                 continue
-            if alert.get("alert_id") in seen:
+            if not isinstance(alert, dict) or alert.get(id_field) in seen:
                 continue  # at-least-once: drop duplicates by id
-            seen.add(alert["alert_id"])
+            seen.add(alert[id_field])
             sink.append(alert)
-            if "actions" not in topic:
-                _print_alert(alert)
+            if show is not None:
+                show(alert)
             if stop.is_set():
                 break
     consumer.close()
 
 
-def _wait_drained(bootstrap: str, group: str, topic: str, timeout_s: float) -> bool:
+class WorkerDied(RuntimeError):
+    """The demo's worker process exited before it finished."""
+
+
+def _check_alive(worker: subprocess.Popen[bytes], log_path: Path) -> None:
+    if worker.poll() is not None:
+        tail = log_path.read_text(errors="replace").splitlines()[-25:]
+        raise WorkerDied(f"worker exited with code {worker.returncode}; last log lines:\n" + "\n".join(tail))
+
+
+def _wait_ready(port: int, worker: subprocess.Popen[bytes], log_path: Path, timeout_s: float) -> None:
+    """Wait until the worker's ``/ready`` view answers 200 (partitions assigned, tables recovered)."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        _check_alive(worker, log_path)
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise WorkerDied(f"worker not ready after {timeout_s:.0f} s (log {log_path})")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_drained(bootstrap: str, group: str, topic: str, timeout_s: float,
+                  alive: Any = None) -> bool:
     """Wait until the worker's committed offsets reach the end of the topic."""
     from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
@@ -115,8 +146,10 @@ def _wait_drained(bootstrap: str, group: str, topic: str, timeout_s: float) -> b
     try:
         parts = [TopicPartition(topic, p) for p in probe.partitions_for_topic(topic) or []]
         while time.monotonic() < deadline:
+            if alive is not None:
+                alive()
             ends = probe.end_offsets(parts)
-            done = admin.list_consumer_group_offsets(group)
+            done = admin.list_group_offsets(group).get(group, {})
             lag = sum(ends[tp] - (done[tp].offset if tp in done else 0) for tp in parts)
             if lag <= 0:
                 return True
@@ -139,6 +172,9 @@ def run_kafka(out: Path, hours: float, scale: float, seed: int) -> None:
     try:
         capture, labels = _simulate(out, hours, scale, seed)
         run = uuid.uuid4().hex[:8]
+        port = int(os.environ.get("DISTILLGUARD_WEB_PORT") or _free_port())
+        data_dir = out / "worker-data"
+        shutil.rmtree(data_dir, ignore_errors=True)  # state of an earlier demo run is not ours
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
                "DISTILLGUARD_APP_ID": f"distillguard-demo-{run}",
                "DISTILLGUARD_REQUESTS_TOPIC": f"llm-requests-demo-{run}",
@@ -147,19 +183,25 @@ def run_kafka(out: Path, hours: float, scale: float, seed: int) -> None:
                "DISTILLGUARD_LINKS_TOPIC": f"distill-links-demo-{run}",
                "DISTILLGUARD_FEEDBACK_TOPIC": f"distill-feedback-demo-{run}",
                "DISTILLGUARD_DEADLETTER_TOPIC": f"distill-deadletter-demo-{run}",
-               "DISTILLGUARD_DATA_DIR": str(out / "worker-data"),
-               "DISTILLGUARD_WEB_PORT": os.environ.get("DISTILLGUARD_WEB_PORT", "6066")}
+               "DISTILLGUARD_DATA_DIR": str(data_dir),
+               "DISTILLGUARD_WEB_PORT": str(port)}
         os.environ.update(env)
         settings = Settings()
         create_topics(settings)
-        log = (out / "worker.log").open("wb")
+        log_path = out / "worker.log"
+        log = log_path.open("wb")
         worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
                                   stdout=log, stderr=subprocess.STDOUT)
-        console.print(f"worker started (pid {worker.pid}, log {out / 'worker.log'})")
+        with console.status(f"starting the worker (pid {worker.pid}, log {log_path})"):
+            _wait_ready(port, worker, log_path, 120)
+        console.print(f"worker ready (pid {worker.pid}, web views on http://127.0.0.1:{port}, log {log_path})")
         alerts: list[dict[str, Any]] = []
         actions: list[dict[str, Any]] = []
-        threads = [threading.Thread(target=_follow, args=(broker.bootstrap, t, sink, stop), daemon=True)
-                   for t, sink in ((settings.alerts_topic, alerts), (settings.enforcement_topic, actions))]
+        printer = _alert_printer(console)
+        threads = [threading.Thread(target=_follow, args=(broker.bootstrap, t, sink, stop, id_field, show),
+                                    daemon=True)
+                   for t, sink, id_field, show in ((settings.alerts_topic, alerts, "alert_id", printer.print),
+                                                   (settings.enforcement_topic, actions, "action_id", None))]
         for t in threads:
             t.start()
         with _progress() as progress:
@@ -168,7 +210,8 @@ def run_kafka(out: Path, hours: float, scale: float, seed: int) -> None:
             progress.update(task, rate=f"{summary.rate:,.0f} ev/s")
         console.print(f"replayed {summary.events:,} events in {summary.seconds:.1f} s "
                       f"({summary.rate:,.0f} events/s); waiting for the worker to drain...")
-        drained = _wait_drained(broker.bootstrap, settings.app_id, settings.requests_topic, 180)
+        drained = _wait_drained(broker.bootstrap, settings.app_id, settings.requests_topic, 180,
+                                alive=lambda: _check_alive(worker, log_path))
         time.sleep(3)  # let the last alerts travel
         console.print("worker drained" if drained else "[yellow]worker did not drain in time[/]")
         stop.set()
@@ -200,7 +243,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
-    (run_kafka if args.mode == "kafka" else run_local)(args.out, args.hours, args.scale, args.seed)
+    try:
+        (run_kafka if args.mode == "kafka" else run_local)(args.out, args.hours, args.scale, args.seed)
+    except WorkerDied as exc:
+        console.print(f"[bold red]demo failed:[/] {exc}")
+        sys.exit(1)
     console.print(f"demo finished in {time.monotonic() - t0:.0f} s")
 
 
