@@ -52,9 +52,10 @@ def create_topics_command() -> None:
         click.echo(f"{spec.name:24s} partitions={spec.partitions} {state}")
 
 
-def _progress() -> Progress:
+def _progress(target: Console | None = None) -> Progress:
+    """A progress bar on ``target`` (default: stderr, so stdout stays machine-readable)."""
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=console,
+                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=target or console,
                     transient=False)
 
 

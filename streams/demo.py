@@ -63,7 +63,7 @@ def run_local(out: Path, hours: float, scale: float, seed: int) -> None:
 
     capture, labels = _simulate(out, hours, scale, seed)
     alerts_path, actions_path = out / "alerts.jsonl", out / "enforcement.jsonl"
-    with alerts_path.open("wb") as a_fh, actions_path.open("wb") as e_fh, _progress() as progress:
+    with alerts_path.open("wb") as a_fh, actions_path.open("wb") as e_fh, _progress(console) as progress:
         printer = _alert_printer(progress.console)
         task = progress.add_task("local detection", total=None, rate="")
         result = replay_local(capture, partitions=4, alerts_out=a_fh, actions_out=e_fh,
@@ -204,7 +204,7 @@ def run_kafka(out: Path, hours: float, scale: float, seed: int) -> None:
                                                    (settings.enforcement_topic, actions, "action_id", None))]
         for t in threads:
             t.start()
-        with _progress() as progress:
+        with _progress(console) as progress:
             task = progress.add_task("replay", total=None, rate="")
             summary = replay_to_kafka(capture, settings, progress=lambda n: progress.advance(task, n))
             progress.update(task, rate=f"{summary.rate:,.0f} ev/s")
