@@ -81,10 +81,12 @@ def _count_lines(path: Path) -> int:
               help="With --local: partitions to emulate (default DISTILLGUARD_TOPIC_PARTITIONS).")
 @click.option("--policy", "policy_file", type=click.Path(exists=True, path_type=Path), default=None,
               help="With --local: enforcement policy YAML to backtest.")
+@click.option("--fast", is_flag=True,
+              help="Produce with aiokafka's batch API instead of kafka-python (~5x the rate).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def replay_command(capture: Path, bootstrap_servers: str | None, speed: float | None, max_speed: bool,
                    topic: str | None, local: bool, alerts_out: Path | None, enforcement_out: Path | None,
-                   partitions: int | None, policy_file: Path | None, quiet: bool) -> None:
+                   partitions: int | None, policy_file: Path | None, fast: bool, quiet: bool) -> None:
     """Replay a recorded capture (.jsonl / .jsonl.gz) onto Kafka, or detect locally (--local)."""
     if speed is not None and max_speed:
         raise click.UsageError("--speed and --max-speed are exclusive")
@@ -102,7 +104,7 @@ def replay_command(capture: Path, bootstrap_servers: str | None, speed: float | 
         else:
             from streams.replay import replay_to_kafka
 
-            summary = replay_to_kafka(capture, settings, topic=topic, speed=speed, progress=advance)
+            summary = replay_to_kafka(capture, settings, topic=topic, speed=speed, progress=advance, fast=fast)
             progress.update(task, rate=f"{summary.rate:,.0f} ev/s")
             console.print(f"replayed [bold]{summary.events:,}[/] events to "
                           f"{topic or settings.requests_topic} in {summary.seconds:.1f} s "

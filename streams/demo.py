@@ -206,7 +206,8 @@ def run_kafka(out: Path, hours: float, scale: float, seed: int) -> None:
             t.start()
         with _progress(console) as progress:
             task = progress.add_task("replay", total=None, rate="")
-            summary = replay_to_kafka(capture, settings, progress=lambda n: progress.advance(task, n))
+            summary = replay_to_kafka(capture, settings, progress=lambda n: progress.advance(task, n),
+                                      fast=True)
             progress.update(task, rate=f"{summary.rate:,.0f} ev/s")
         console.print(f"replayed {summary.events:,} events in {summary.seconds:.1f} s "
                       f"({summary.rate:,.0f} events/s); waiting for the worker to drain...")

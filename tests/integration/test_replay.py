@@ -54,11 +54,12 @@ def _replay(bootstrap: str, topic: str, capture: Path, *extra: str) -> subproces
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.parametrize("producer", [[], ["--fast"]], ids=["kafka-python", "aiokafka-batches"])
 def test_replay_delivers_every_line_in_account_order_on_the_default_partition(
-        kafka_bootstrap, kafka_topic_factory, tmp_path) -> None:
+        kafka_bootstrap, kafka_topic_factory, tmp_path, producer) -> None:
     topic = kafka_topic_factory("replay", partitions=4)
     lines = _capture(tmp_path / "cap.jsonl.gz", accounts=25, per_account=40, gap_ms=10)
-    proc = _replay(kafka_bootstrap, topic, tmp_path / "cap.jsonl.gz")
+    proc = _replay(kafka_bootstrap, topic, tmp_path / "cap.jsonl.gz", *producer)
     assert proc.returncode == 0, proc.stderr[-2000:]
 
     records = _read_all(kafka_bootstrap, topic, len(lines))
@@ -71,14 +72,16 @@ def test_replay_delivers_every_line_in_account_order_on_the_default_partition(
         seqs[r.key].append(orjson.loads(r.value)["seq"])
     assert len(seqs) == 25 and all(s == list(range(40)) for s in seqs.values())
     assert sum(1 for r in records if r.key is None) == 2
+    assert f"replayed {len(lines):,} events" in proc.stderr and "errors=0" in proc.stderr
 
 
-def test_replay_speed_paces_by_event_time(kafka_bootstrap, kafka_topic_factory, tmp_path) -> None:
+@pytest.mark.parametrize("producer", [[], ["--fast"]], ids=["kafka-python", "aiokafka-batches"])
+def test_replay_speed_paces_by_event_time(kafka_bootstrap, kafka_topic_factory, tmp_path, producer) -> None:
     topic = kafka_topic_factory("replay-paced", partitions=1)
     # 20 events over 3.8 s of event time, replayed at 2x: at least ~1.9 s of wall clock.
     lines = _capture(tmp_path / "paced.jsonl.gz", accounts=1, per_account=20, gap_ms=200)
     t0 = time.monotonic()
-    proc = _replay(kafka_bootstrap, topic, tmp_path / "paced.jsonl.gz", "--speed", "2")
+    proc = _replay(kafka_bootstrap, topic, tmp_path / "paced.jsonl.gz", "--speed", "2", *producer)
     elapsed = time.monotonic() - t0
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert elapsed >= 1.8
