@@ -29,11 +29,15 @@ class TableStore:
 
     def get(self, key: str, default: bytes | None = None) -> bytes | None:
         store = self._table.data
+        # The key bytes exactly as the store wrote them (Faust serialises str keys with the
+        # table's key serializer, e.g. JSON '"a:..."'); plain utf-8 would never match.
+        encode = getattr(store, "_encode_key", None)
+        raw_key = encode(key) if encode is not None else key.encode()
         db_for = getattr(store, "_db_for_partition", None)
         if db_for is None:  # memory store (tests, tools): a plain mapping over all partitions
-            value = store.get(key.encode())
+            value = store.get(raw_key)
         else:
-            value = db_for(self._partition).get(key.encode())
+            value = db_for(self._partition).get(raw_key)
         return default if value is None else value
 
     def __setitem__(self, key: str, value: bytes) -> None:
