@@ -78,7 +78,7 @@ class AccountState:
         "i_hit", "i_ew", "n_extract",
         "tpl", "sims", "n_dup",
         "n_reason", "n_long", "n_tools", "n_img", "n_err", "n_429", "sum_out",
-        "n_txt", "n_xlong", "n_int",
+        "n_txt", "n_xlong", "n_int", "link_ts", "base_ts",
         "models", "n_new",
         "ips", "links",
         # scoring / decisions
@@ -119,6 +119,8 @@ class AccountState:
         s.n_txt = 0
         s.n_xlong = 0
         s.n_int = 0
+        s.link_ts = -1
+        s.base_ts = -1
         s.models = {}
         s.n_new = 0
         s.ips = []

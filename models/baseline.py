@@ -6,6 +6,8 @@ when they were evaluated. A fixed-bin histogram per signal gives O(1) updates, b
 memory, plain-JSON state and determinism (no sampling).
 
 >>> b = Baselines()
+>>> b.quantile("req_1h", 0.5, default=-1.0)
+-1.0
 >>> for v in range(101):
 ...     b.update({"req_1h": float(v), "dup_rate": v / 100})
 >>> round(b.quantile("req_1h", 0.5)), round(b.quantile("dup_rate", 0.9), 2)
@@ -110,6 +112,9 @@ class Sketch:
 class Baselines:
     """One :class:`Sketch` per signal of :data:`SIGNAL_RANGES`."""
 
+    #: Values a signal needs before its quantiles replace the caller's default.
+    min_count = 30
+
     def __init__(self) -> None:
         self.sketches = {k: Sketch(lo, hi, lg) for k, (lo, hi, lg) in SIGNAL_RANGES.items()}
         self._cache: dict[tuple[str, float], float] = {}
@@ -130,12 +135,13 @@ class Baselines:
             self._cache.clear()
 
     def quantile(self, signal: str, q: float = 0.5, default: float = 0.0) -> float:
-        """Running ``q``-quantile of ``signal`` (``default`` when unknown or empty)."""
+        """Running ``q``-quantile of ``signal``; ``default`` when unknown or while fewer than
+        :attr:`min_count` values were folded in (a baseline of three accounts is noise)."""
         key = (signal, q)
         got = self._cache.get(key)
         if got is None:
             sk = self.sketches.get(signal)
-            got = sk.quantile(q) if sk is not None else math.nan
+            got = sk.quantile(q) if sk is not None and sk.total >= self.min_count else math.nan
             if math.isnan(got):
                 return default
             self._cache[key] = got

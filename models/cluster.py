@@ -148,16 +148,24 @@ class ClusterEngine:
         horizon = ts - cfg.cluster_window_ms
         active = [(a, m) for a, m in st.members.items() if m[S_LAST] >= horizon]
         n_act = len(active)
-        if n_act < cfg.min_cluster_members:
+        if n_act < (cfg.min_pay_members if st.kind == "pay" else cfg.min_cluster_members):
             st.score = 0.0
             return StepResult()
         # a member harvests when its own account assessment says so (intent x output
         # maximisation, see models.scoring): sharing a key never makes a member suspicious
-        harvest = [(a, m) for a, m in active if float(m[S_SUSP]) >= cfg.member_suspicion]
+        # (and has sent at least ``member_min_requests``: one request is not a behaviour)
+        harvest = [(a, m) for a, m in active
+                   if float(m[S_SUSP]) >= cfg.member_suspicion and int(m[S_N]) >= cfg.member_min_requests]
         share = len(harvest) / n_act
         broad = st.seen > cfg.broad_members
         core = _ramp(share, cfg.cluster_member_share - 0.2, cfg.cluster_member_share + 0.15)
-        if core <= 0 or len(harvest) < cfg.min_cluster_members:
+        min_h = cfg.min_cluster_members
+        if st.kind == "pay" and not broad:
+            # one payer behind several accounts: two or three harvesting members are enough,
+            # whatever the others do (hydra operators mix in ordinary traffic)
+            min_h = cfg.min_pay_members
+            core = max(core, _ramp(len(harvest), min_h - 1, min_h + 1))
+        if core <= 0 or len(harvest) < min_h:
             st.score = 0.0
             return StepResult()
         if broad and share < 0.9:
@@ -202,6 +210,7 @@ class ClusterEngine:
         young = sum(1 for _, m in harvest if float(m[S_AGE]) < 14) / nh
         alerted = sum(1 for _, m in harvest if m[S_ALERTED]) / nh
         ext_mean = sum(float(m[S_EXT]) for _, m in harvest) / nh
+        susp_mean = sum(float(m[S_SUSP]) for _, m in harvest) / nh
         fam = [
             ("link_kind", LINK_WEIGHT.get(st.kind, 0.2), LINK_WEIGHT.get(st.kind, 0.2), 0.0, f"shared {st.kind} key"),
             ("synchronised_minutes", _ramp(sync, 0.3, 0.7), sync, 0.1, "mean co-activity of members per minute (last hour)"),
@@ -209,6 +218,8 @@ class ClusterEngine:
             ("aggregate_req_1h", _ramp(agg, 60.0, 240.0), agg, 20.0, "sum of member requests in the last hour"),
             ("young_member_share", _ramp(young, 0.4, 0.9), young, 0.1, "members whose account is < 14 days old"),
             ("alerted_member_share", _ramp(alerted, 0.2, 0.6), alerted, 0.0, "members already named by this cluster"),
+            ("member_suspicion", _ramp(susp_mean, 0.6, 0.9), susp_mean, cfg.member_suspicion,
+             "mean suspicion of the harvesting members (each on its own intent x output maximisation)"),
         ]
         evidence = sum(s for _, s, _, _, _ in fam)
         score = core * (0.4 + 0.6 * min(1.0, evidence / 2.0))

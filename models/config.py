@@ -80,13 +80,12 @@ class EngineConfig:
     """
 
     # account scoring
-    min_requests: int = 12
+    min_requests: int = 10
     sparse_min_requests: int = 3
     eval_every_requests: int = 16
     eval_every_ms: int = 300_000
-    eval_early_requests: int = 12
-    text_full: int = 32
-    text_every: int = 4
+    text_full: int = 10
+    text_every: int = 8
     max_future_skew_ms: int = 600_000
     intent_hit: float = 0.5
     ew_alpha: float = 0.05
@@ -103,7 +102,8 @@ class EngineConfig:
     max_link_keys: int = 6
     max_recent_alerts: int = 8
     # links / clusters
-    link_refresh_ms: int = 300_000
+    link_refresh_ms: int = 600_000
+    link_check_ms: int = 60_000
     link_min_requests: int = 1
     template_link_min_count: int = 8
     template_link_min_share: float = 0.3
@@ -115,6 +115,8 @@ class EngineConfig:
     cluster_member_share: float = 0.6
     member_extraction_share: float = 0.3
     member_suspicion: float = 0.5
+    member_min_requests: int = 3
+    min_pay_members: int = 2
     # partition globals
     max_tracked_models: int = 256
     model_new_ms: int = 86_400_000
@@ -125,6 +127,7 @@ class EngineConfig:
     hst_window: int = 250
     hst_q: float = 0.98
     calibration_size: int = 512
+    baseline_every_ms: int = 3_600_000
     supervised_min_labels: int = 10
 
     def __post_init__(self) -> None:

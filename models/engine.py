@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from time import perf_counter as _perf
 from collections.abc import Callable
 from typing import Any
 
@@ -43,7 +44,7 @@ from models.config import EngineConfig
 from models.event import RequestEvent
 from models.learners import ModelBank
 from models.policy import ACTIONS, Policy
-from models.scoring import assess
+from models.scoring import MEAN_OUT_PRIOR, assess, shrunk_suspicion
 from models.state import KeyedCache, StateStore
 from models.text import text_signals
 
@@ -109,7 +110,9 @@ class AccountEngine:
                                 supervised_min_labels=cfg.supervised_min_labels)
         self._glob: _Globals | None = None
         self._salt = zlib.crc32(hashlib.sha256(model_key + str(seed).encode()).digest())
-        self.stats = {"events": 0, "evaluations": 0, "alerts": 0, "links": 0}
+        self.stats = {"events": 0, "text": 0, "evaluations": 0, "alerts": 0, "links": 0}
+        #: seconds per stage when set to a dict (``bench/bench_engine.py``); None = off
+        self.timings: dict[str, float] | None = None
 
     # -- state helpers ---------------------------------------------------------------------
     def _globals(self) -> _Globals:
@@ -182,23 +185,42 @@ class AccountEngine:
             st.tier = event.account_tier
         if event.account_created_ts is not None:
             st.created = event.account_created_ts
+        tm = self.timings
+        t0 = _perf() if tm is not None else 0.0
         ts = self.event_time(event.ts)
         new_model = self._is_new_model(event.model, ts)
         st.update(event, ts, cfg.max_models, cfg.max_ip_blocks, new_model)
         sig = None
+        if tm is not None:
+            t1 = _perf()
+            tm["account_update"] += t1 - t0
+            t0 = t1
         if self._wants_text(st, event.request_id):
+            self.stats["text"] += 1
             sig = text_signals(event.prompt, event.system_prompt, event.tool_count or 0, event.image_count or 0)
             st.update_text(sig, cfg.intent_hit, cfg.ew_alpha, cfg.top_templates, cfg.recent_simhashes)
+        if tm is not None:
+            t1 = _perf()
+            tm["text"] += t1 - t0
+            t0 = t1
         res = StepResult()
         ts = st.last_ts
         n = st.n
         if n > st.eval_n and (
             n - st.eval_n >= cfg.eval_every_requests
             or (st.eval_ts >= 0 and ts - st.eval_ts >= cfg.eval_every_ms)
-            or (cfg.sparse_min_requests <= n <= cfg.eval_early_requests)
+            or n == cfg.min_requests
+            # a sparse account can only alert on maxed-out outputs: evaluate it early only then
+            or (cfg.sparse_min_requests <= n < cfg.min_requests and 2 * st.n_xlong >= n)
         ):
             self._evaluate(acct, st, ts, sig.excerpt if sig is not None else None, res)
+        if tm is not None:
+            t1 = _perf()
+            tm["evaluate"] += t1 - t0
+            t0 = t1
         self._links(acct, st, event, sig, ts, res)
+        if tm is not None:
+            tm["links"] += _perf() - t0
         return res
 
     def _links(self, acct: str, st: AccountState, ev: RequestEvent, sig: Any, ts: int, res: StepResult) -> None:
@@ -206,6 +228,11 @@ class AccountEngine:
         cfg = self.config
         if st.n < cfg.link_min_requests:
             return
+        # look at the link keys at most once a minute per account (and on analysed requests,
+        # which may reveal a repeated template): keys only change slowly
+        if sig is None and st.link_ts >= 0 and ts - st.link_ts < cfg.link_check_ms:
+            return
+        st.link_ts = ts
         cands = []
         if ev.payment_fingerprint:
             cands.append(("pay", ev.payment_fingerprint))
@@ -240,7 +267,15 @@ class AccountEngine:
             self.stats["links"] += 1
 
     def _summary(self, st: AccountState, ts: int) -> list[Any]:
+        """Compact member summary for the cluster engine (layout: ``models.cluster.S_*``).
+
+        The suspicion is recomputed from the state here (a few divisions), so members with
+        too few requests for a full evaluation are still judged on their own behaviour.
+        """
         n = st.n or 1
+        out_ratio = (st.sum_out / n) / max(100.0, self.models.baselines.quantile("mean_out", 0.5, MEAN_OUT_PRIOR))
+        own = shrunk_suspicion(st.n, st.n_txt, st.n_int, st.n_reason, st.n_long, st.n_xlong, out_ratio)
+        st.susp = round(max(st.susp if st.step else 0.0, own), 4)
         created = st.created
         age_d = (ts - created) / 86_400_000 if created is not None and created <= ts else 365.0
         # layout: models.cluster S_* indexes
@@ -257,7 +292,8 @@ class AccountEngine:
         f = st.features(ts)
         bank = self.models
         learn = st.susp < 0.3 and st.step == 0 and not st.confirmed
-        anom = bank.score(f, learn=learn)
+        # the River models only see accounts with enough requests for stable features
+        anom = bank.score(f, learn=learn) if st.n >= cfg.min_requests else 0.0
         p_att = bank.attack_probability(f)
         a = assess(f, st.tier, anom, p_att, bank.baselines, cfg.old_account_ms / 86_400_000)
         was_susp = st.susp >= 0.5
@@ -267,16 +303,20 @@ class AccountEngine:
         st.reasons = a.reasons[:8]
         if excerpt and a.score >= 0.3:
             st.excerpt = excerpt[:160]
-        if a.score < 0.3 and st.step == 0:
+        # population baselines: benign-looking accounts, each at most once per
+        # ``baseline_every_ms`` (a busy batch job must not outweigh a thousand light users)
+        if a.score < 0.3 and st.step == 0 and (st.base_ts < 0 or ts - st.base_ts >= cfg.baseline_every_ms):
+            st.base_ts = ts
             bank.baselines.update({**f, "anomaly": anom})
         if (st.susp >= 0.5) != was_susp:
             for ent in st.links.values():  # refresh the cluster view now
                 ent[1] = -10 * HOUR_MS
+            st.link_ts = -1
         if st.allow:
             return
         if st.n >= cfg.min_requests:
             # two independent families with output maximisation, else three
-            if a.fired < cfg.min_evidence + (0 if a.output_max >= 0.5 else 1):
+            if a.fired < cfg.min_evidence + a.extra_evidence:
                 return
         elif not (st.n >= cfg.sparse_min_requests and a.sparse_ok):
             return

@@ -77,8 +77,8 @@ INTENTS: tuple[str, ...] = (
 
 #: Characters scanned from the start / end of a text. Wrappers live at both ends; the
 #: middle of a long prompt is payload (a document, an answer to grade, a code file).
-HEAD_CHARS = 1500
-TAIL_CHARS = 500
+HEAD_CHARS = 500
+TAIL_CHARS = 200
 
 #: Added to ``agentic`` when the request declares tools (``tool_count``), plus
 #: ``TOOL_STEP`` per extra tool up to four: a request carrying function schemas is
@@ -212,11 +212,15 @@ class _Cue:
 
 def _compile(
     intents: dict[str, dict[str, list[str]]],
-) -> tuple[list[_Cue], dict[bytes, list[int]], list[tuple[str, list[int]]], list[tuple[str, list[int]]], list[int]]:
+) -> tuple[list[_Cue], dict[bytes, list[tuple[int, str]]], list[tuple[str, list[int]]],
+           list[tuple[str, list[int]]], list[int], list[int]]:
+    """Cues plus their literal keys. Every key is a *prefix* of any match of its cue, so a cue
+    is only tried (``regex.match``) where one of its keys occurs, never scanned over the text."""
     cues: list[_Cue] = []
-    words: dict[bytes, list[int]] = {}
+    words: dict[bytes, list[tuple[int, str]]] = {}
     subs: dict[str, list[int]] = {}
     always: list[int] = []
+    always_ascii: list[int] = []
     for ii, name in enumerate(INTENTS):
         for tier in _TIERS:
             for frag in intents[name].get(tier) or []:
@@ -225,20 +229,20 @@ def _compile(
                     cues.append(_Cue(ii, tier, alt))
                     keys = _keys(alt)
                     if keys is None:
-                        always.append(cid)
+                        (always_ascii if alt.isascii() else always).append(cid)
                         continue
                     for k in keys:
                         if k.startswith("w:"):
-                            words.setdefault(k[2:].encode("utf-8"), []).append(cid)
+                            words.setdefault(k[2:].encode("utf-8"), []).append((cid, k[2:]))
                         else:
                             subs.setdefault(k[2:], []).append(cid)
     ascii_subs = [(k, v) for k, v in subs.items() if k.isascii()]
     other_subs = [(k, v) for k, v in subs.items() if not k.isascii()]
-    return cues, words, ascii_subs, other_subs, always
+    return cues, words, ascii_subs, other_subs, always, always_ascii
 
 
 WEIGHTS, _LEXICON = _load_lexicon()
-_CUES, _WORD_KEYS, _ASCII_SUBS, _OTHER_SUBS, _ALWAYS = _compile(_LEXICON)
+_CUES, _WORD_KEYS, _ASCII_SUBS, _OTHER_SUBS, _ALWAYS, _ALWAYS_ASCII = _compile(_LEXICON)
 _WORD_SET = frozenset(_WORD_KEYS)
 # Token splitter: ASCII punctuation -> space (UTF-8 bytes >= 0x80 untouched, so words in
 # any script survive).
@@ -260,27 +264,48 @@ def _scan(text: str) -> tuple[frozenset[tuple[str, str]], ...]:
     if not text:
         return _EMPTY
     low = _window(text)
-    toks = set(low.encode("utf-8", "surrogatepass").translate(_PUNCT).split())
-    cand: set[int] = set(_ALWAYS)
-    for w in toks & _WORD_SET:
-        cand.update(_WORD_KEYS[w])
+    cues = _CUES
+    hits: list[tuple[int, int, int, int, str, str]] = []
+    tried: set[tuple[int, int]] = set()
+
+    def at(cid: int, key: str) -> None:
+        cue = cues[cid]
+        rx = cue.regex
+        pos = low.find(key)
+        while pos >= 0:
+            if (cid, pos) not in tried:
+                tried.add((cid, pos))
+                if not (cue.bounded and pos and (low[pos - 1].isalnum() or low[pos - 1] == "_")):
+                    m = rx.match(low, pos)
+                    if m is not None:
+                        en = m.end()
+                        hits.append((cue.intent, _RANK[cue.tier], pos - en, pos, cue.tier, m.group()))
+            pos = low.find(key, pos + 1)
+
+    toks = low.encode("utf-8", "surrogatepass").translate(_PUNCT).split()
+    for w in _WORD_SET.intersection(toks):
+        for cid, key in _WORD_KEYS[w]:
+            at(cid, key)
     for key, ids in _ASCII_SUBS:
         if key in low:
-            cand.update(ids)
+            for cid in ids:
+                at(cid, key)
+    scan_all = _ALWAYS_ASCII
     if not low.isascii():
         for key, ids in _OTHER_SUBS:
             if key in low:
-                cand.update(ids)
-    if not cand:
-        return _EMPTY
-    hits: list[tuple[int, int, int, int, str, str]] = []
-    for cid in cand:
-        cue = _CUES[cid]
+                for cid in ids:
+                    at(cid, key)
+        scan_all = _ALWAYS_ASCII + _ALWAYS
+    for cid in scan_all:
+        cue = cues[cid]
         for m in cue.regex.finditer(low):
             st, en = m.span()
             if cue.bounded and st and (low[st - 1].isalnum() or low[st - 1] == "_"):
                 continue
             hits.append((cue.intent, _RANK[cue.tier], st - en, st, cue.tier, m.group()))
+    if not hits:
+        return _EMPTY
     # Within an intent, a match overlapping a stronger (or longer) one is the same cue
     # seen twice ("step by step" inside "think step by step"): keep the stronger only.
     hits.sort()

@@ -60,6 +60,7 @@ class Assessment:
     intent: float = 0.0
     output_max: float = 0.0
     sparse_ok: bool = False
+    extra_evidence: int = 0
     families: dict[str, float] = field(default_factory=dict)
 
 
@@ -82,9 +83,54 @@ def _ramp(x: float, lo: float, hi: float) -> float:
 #: only these can alert on a *sparse* account (low-and-slow: few requests, each maxed out).
 SPARSE_CAMPAIGNS = frozenset({"reasoning_extraction", "reward_model_grading", "policy_safe_rewriting"})
 
+#: Population median of per-account mean output (tokens) assumed until the baseline has
+#: seen enough accounts (typical chat answers are a few hundred tokens).
+MEAN_OUT_PRIOR = 500.0
+
 #: Anomaly strength is scaled by this: a population outlier corroborates, it never decides
 #: (coding agents, batch jobs and benchmark runs are all outliers of a chat-heavy population).
 ANOMALY_WEIGHT = 0.5
+
+
+def output_max(reasoning_share: float, out_ratio: float, long_share: float, xlong_share: float) -> float:
+    """Output maximisation in [0, 1]: reasoning requested *with* outputs well above the
+    population's median length (``out_ratio``), or long / maxed-out outputs on most requests.
+
+    Reasoning alone is ordinary (benchmarks, hard questions); so are long answers now and then.
+
+    >>> output_max(0.95, 3.0, 0.1, 0.0), output_max(0.95, 1.1, 0.0, 0.0), output_max(0.0, 1.0, 0.0, 0.6)
+    (1.0, 0.0, 1.0)
+    """
+    return max(_ramp(reasoning_share, 0.5, 0.9) * _ramp(out_ratio, 1.3, 2.5),
+               _ramp(long_share, 0.25, 0.6), _ramp(xlong_share, 0.2, 0.5))
+
+
+def suspicion_of(intent_any_share: float, om: float) -> float:
+    """How harvesting-like one account is on its own, whatever its campaign mix (hydra members
+    spread over several): share of requests with any capability intent x output maximisation.
+
+    >>> suspicion_of(0.8, 1.0), suspicion_of(1.0, 0.0), suspicion_of(0.1, 1.0)
+    (1.0, 0.25, 0.0)
+    """
+    return _ramp(intent_any_share, 0.2, 0.6) * (0.25 + 0.75 * om)
+
+
+#: Pseudo-requests of benign behaviour added to every share in :func:`shrunk_suspicion`: one
+#: request is not a behaviour (a single long answer to a coding question is not).
+SUSPICION_PRIOR = 1.0
+
+
+def shrunk_suspicion(n: float, n_txt: float, n_intent: float, n_reason: float, n_long: float,
+                     n_xlong: float, out_ratio: float) -> float:
+    """:func:`suspicion_of` from raw counts, each share shrunk towards 0 by
+    :data:`SUSPICION_PRIOR` pseudo-requests.
+
+    >>> shrunk_suspicion(1, 1, 1, 0, 1, 0, 5.0) < 0.5 <= shrunk_suspicion(6, 6, 6, 6, 6, 6, 5.0)
+    True
+    """
+    k = SUSPICION_PRIOR
+    om = output_max(n_reason / (n + k), out_ratio, n_long / (n + k), n_xlong / (n + k))
+    return suspicion_of(n_intent / (n_txt + k), om)
 
 
 def assess(f: dict[str, float], tier: str | None, anomaly: float, p_attack: float | None,
@@ -109,24 +155,20 @@ def assess(f: dict[str, float], tier: str | None, anomaly: float, p_attack: floa
     span_h = f["span_h"]
     # output-maximising parameters: reasoning requested, long or maxed outputs. Tools and
     # images are not counted here: they *are* the agentic / vision intents.
-    # Reasoning alone is ordinary (benchmarks, hard questions); reasoning *and* outputs well
-    # above the population's typical length is harvesting-shaped.
-    out_ratio = f["mean_out"] / max(100.0, med("mean_out", 0.5, 400.0))
-    om = max(_ramp(f["reasoning_share"], 0.5, 0.9) * _ramp(out_ratio, 1.3, 2.5),
-             _ramp(f["long_output_share"], 0.25, 0.6), _ramp(f["xlong_output_share"], 0.2, 0.5))
+    out_ratio = f["mean_out"] / max(100.0, med("mean_out", 0.5, MEAN_OUT_PRIOR))
+    om = output_max(f["reasoning_share"], out_ratio, f["long_output_share"], f["xlong_output_share"])
     fam.append(("output_max", om, f["reasoning_share"], med("reasoning_share", 0.5),
                 f"share of requests with reasoning tokens; mean output {out_ratio:.1f}x the population median"))
-    # a freshly created account (farmed accounts are young; 1 below 14 days, 0 from 30 days)
-    fam.append(("young_account", _ramp(30.0 - f["age_days"], 0.0, 16.0), f["age_days"], med("age_days", 0.5),
-                "account age in days"))
     # sustained volume above the benign population (p95 of req/h)
     p95 = max(5.0, med("req_1h", 0.95, 30.0))
     fam.append(("req_1h", _ramp(f["req_1h"] / p95, 1.0, 2.0), f["req_1h"], med("req_1h", 0.5),
                 "requests in the last hour vs benign p95"))
-    # new account ramping fast
-    young = f["age_days"] < 14
-    fam.append(("ramp", _ramp(f["ramp"], 3.0, 15.0) if young else 0.0, f["ramp"], med("ramp", 0.5),
-                "requests/hour since account creation (young account)"))
+    # a freshly created account (farmed accounts are young: 1 below 14 days, 0 from 30 days),
+    # or one ramping fast since creation: one family, both say "new account"
+    young = _ramp(30.0 - f["age_days"], 0.0, 16.0)
+    ramp = _ramp(f["ramp"], 3.0, 15.0) if f["age_days"] < 14 else 0.0
+    fam.append(("new_account", max(young, ramp), f["age_days"], med("age_days", 0.5),
+                f"account age in days (ramp since creation {f['ramp']:.1f} requests/hour)"))
     # 24/7: active in nearly every hour of its span (needs a few hours of span)
     fam.append(("active_frac", _ramp(f["active_frac"], 0.75, 0.95) * _ramp(span_h, 3.0, 6.0), f["active_frac"],
                 med("active_frac", 0.5), f"active hours / {int(span_h)} h span"))
@@ -154,7 +196,8 @@ def assess(f: dict[str, float], tier: str | None, anomaly: float, p_attack: floa
             reasons.append(_r(sig, v, b, d))
     # -- combine -------------------------------------------------------------------------
     damp = 1.0
-    if f["age_days"] >= old_account_days and tier in _TRUSTED_TIERS:
+    trusted = f["age_days"] >= old_account_days and tier in _TRUSTED_TIERS
+    if trusted:
         damp = 0.75
         reasons.append(_r("account_age_days", f["age_days"], med("age_days", 0.5),
                           f"long-lived {tier} account (score damped)"))
@@ -172,11 +215,19 @@ def assess(f: dict[str, float], tier: str | None, anomaly: float, p_attack: floa
             score, campaign = fb, "anomalous_usage"
     # sparse accounts (too few requests for volume/timing evidence): only an extraction
     # intent on nearly every request *and* maxed-out outputs on most of them may alert.
+    # An account may alert (the engine also checks its request count) with ``min_evidence``
+    # families when its outputs are maximised, one more otherwise; an established team or
+    # enterprise account only with maximised outputs (eval pipelines and batch jobs are
+    # regular, repetitive and voluminous by design).
+    need = 0 if om >= 0.5 else (99 if trusted else 1)
     sparse_ok = (campaign in SPARSE_CAMPAIGNS and best_share >= 0.5 and om >= 0.9
                  and f["xlong_output_share"] >= 0.5)
     # how harvesting-like the account is on its own, whatever the campaign mix (hydra members
     # spread over several): any capability intent x output maximisation
-    suspicion = _ramp(f["intent_any"], 0.2, 0.6) * (0.25 + 0.75 * om)
+    nn, nt = f["n"], f["n_txt"]
+    suspicion = shrunk_suspicion(nn, nt, f["intent_any"] * nt, f["reasoning_share"] * nn,
+                                 f["long_output_share"] * nn, f["xlong_output_share"] * nn, out_ratio)
     return Assessment(score=min(1.0, score), campaign=campaign, evidence=evidence, fired=fired,
                       reasons=reasons, suspicion=suspicion, intent=intent, output_max=om, sparse_ok=sparse_ok,
+                      extra_evidence=need,
                       families={name: round(s_, 4) for name, s_, _, _, _ in fam})

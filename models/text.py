@@ -90,7 +90,29 @@ def text_signals(
     tool_count: int = 0,
     image_count: int = 0,
 ) -> TextSignals:
-    """Compute every text signal of one request (see :class:`TextSignals`)."""
+    """Compute every text signal of one request (see :class:`TextSignals`).
+
+    Identical requests (same prompt, system prompt and tool/image presence) are served from
+    a bounded LRU (:data:`TEXT_CACHE_MAX` entries): batch jobs and retries resend them.
+    """
+    key = (prompt, system_prompt, tool_count if tool_count < 6 else 6, image_count > 0)
+    hit = _text_cache.get(key)
+    if hit is not None:
+        _text_cache.move_to_end(key)
+        return hit
+    sig = _compute(prompt, system_prompt, tool_count, image_count)
+    _text_cache[key] = sig
+    if len(_text_cache) > TEXT_CACHE_MAX:
+        _text_cache.popitem(last=False)
+    return sig
+
+
+#: Entries of the identical-request cache (each holds one prompt string reference).
+TEXT_CACHE_MAX = 2048
+_text_cache: OrderedDict[tuple[str | None, str | None, int, bool], TextSignals] = OrderedDict()
+
+
+def _compute(prompt: str | None, system_prompt: str | None, tool_count: int, image_count: int) -> TextSignals:
     fp = fingerprint(prompt)
     return TextSignals(
         fp.template,
