@@ -125,7 +125,7 @@ def shrunk_suspicion(n: float, n_txt: float, n_intent: float, n_reason: float, n
     """:func:`suspicion_of` from raw counts, each share shrunk towards 0 by
     :data:`SUSPICION_PRIOR` pseudo-requests.
 
-    >>> shrunk_suspicion(1, 1, 1, 0, 1, 0, 5.0) < 0.5 <= shrunk_suspicion(6, 6, 6, 6, 6, 6, 5.0)
+    >>> shrunk_suspicion(2, 2, 2, 0, 0, 0, 5.0) < 0.5 <= shrunk_suspicion(6, 6, 6, 6, 6, 6, 5.0)
     True
     """
     k = SUSPICION_PRIOR
