@@ -124,7 +124,7 @@ def _replay_local(capture: Path, settings: Settings, partitions: int | None, pol
     e_fh = enforcement_out.open("wb") if enforcement_out else None
     try:
         result = replay_local(capture, partitions=partitions or settings.topic_partitions, policy=policy,
-                              volume=settings.volume_window(),
+                              volume=settings.volume_window(), model_key=settings.model_key.encode(),
                               progress=advance, alerts_out=a_fh, actions_out=e_fh)
     finally:
         for fh in (a_fh, e_fh):

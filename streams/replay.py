@@ -229,6 +229,7 @@ def replay_local(
     progress: Callable[[int], None] | None = None,
     alerts_out: IO[bytes] | None = None,
     actions_out: IO[bytes] | None = None,
+    model_key: bytes | None = None,
 ) -> LocalResult:
     """Run detection over the capture in-process, with no broker.
 
@@ -236,7 +237,9 @@ def replay_local(
     account, and link updates to the partition of their link key, batch by batch, like
     the Faust agents do.
     """
-    runtime = Runtime(policy=policy, volume=volume)
+    # The worker's model key also salts the engine's keyed text sampling: a backtest must use
+    # the deployment's key to reproduce its alerts.
+    runtime = Runtime(policy=policy, volume=volume, model_key=model_key or Settings().model_key.encode())
     result = LocalResult()
     start = time.perf_counter()
     links_offset = [0] * partitions
