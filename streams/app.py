@@ -128,6 +128,8 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
         topic_replication_factor=settings.replication_factor,
         processing_guarantee="at_least_once",
         broker_commit_interval=settings.commit_interval_ms / 1000,
+        broker_session_timeout=settings.session_timeout_ms / 1000,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_ms / 3000),
         producer_linger_ms=1,
         consumer_auto_offset_reset="earliest",
         consumer_group_instance_id=settings.group_instance_id,
@@ -151,7 +153,11 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
 
     raw_schema = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw",
                               value_serializer="raw")
-    table_opts = {"options": {"driver": "rocksdict"}, "partitions": p, "schema": raw_schema}
+    # key_type/value_type bytes make the table's *store* serialisers raw too (the schema alone
+    # only covers the changelog): without them keys are stored JSON-quoted, and TableStore, which
+    # reads the RocksDB partition databases directly, never finds its state again.
+    table_opts = {"options": {"driver": "rocksdict"}, "partitions": p, "schema": raw_schema,
+                  "key_type": bytes, "value_type": bytes}
     account_table = app.Table("account-state", help="Per-account engine state (windows, signals, steps)",
                               **table_opts)
     cluster_table = app.Table("cluster-state", help="Per-link-key cluster state", **table_opts)

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     model_key: str = Field("change-me-distillguard", description="HMAC key for model snapshots")
     cache_size: int = Field(50_000, ge=100, description="decoded states kept in memory per partition")
     commit_interval_ms: int = Field(1000, ge=100)
+    session_timeout_ms: int = Field(
+        30_000, ge=1000, description="consumer group session timeout, ms: how long a dead worker keeps "
+        "its partitions before the group hands them to the others (broker minimum: 6000 by default)")
     max_future_ms: int = Field(15 * 60 * 1000, ge=0,
                                description="event times later than now + this are clamped, ms")
 

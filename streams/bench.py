@@ -1,0 +1,724 @@
+"""``distillguard bench``: throughput, latency, memory and CPU of the topology on the real broker.
+
+One run, one broker, one capture, measured in order so the phases never share the CPU:
+
+1. **capture** - ``--events`` request events over ``--accounts`` accounts, rendered from the
+   traffic simulator's events (real prompts, so the engine does its real work) with account,
+   ids, network fields and event time rewritten. Every ``HEAVY_EVERY``-th account sends one
+   event of ``threshold`` output tokens in some pass over the accounts, so a known fraction of
+   accounts raise a volume alert; engine alerts come on top.
+2. **baseline** - a raw aiokafka consumer (no group) parsing each value with orjson.
+3. **faust noop** - a Faust agent that only parses, ``take_events`` batches like the worker's
+   (a subprocess, the same Faust settings as the worker).
+4. **topology** - ``--workers`` ``distillguard worker`` processes in one consumer group,
+   started on the backlog; the rate is taken between the moment every worker is ready and
+   the moment ``distillguard_events_total`` adds up to the capture (from /metrics).
+5. **latency** - paced traffic (``--rate`` events/s, then 80 % of the measured maximum) with
+   each event's Kafka timestamp equal to its ``ts``; an alert's latency is the wall-clock time
+   it is read from ``distill-alerts`` minus the ``ts`` of the event that triggered it
+   (account alerts: triggered by one event of that account).
+6. **memory and CPU** - RSS (``/proc/<pid>/status``) and CPU seconds (``/proc/<pid>/stat``)
+   of the worker processes.
+
+Everything it starts (subprocesses, topics, data directories) it stops or deletes. The last
+line printed on stdout is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+__all__ = ["BenchConfig", "run_bench", "bench_command"]
+
+#: one account in HEAVY_EVERY sends one over-threshold event (a volume alert) per pass
+HEAVY_EVERY = 20
+#: volume threshold (output tokens per account per window) the bench workers run with
+THRESHOLD = 1_000_000
+#: light events carry at most this many output tokens, far below THRESHOLD per window
+LIGHT_TOKENS_MAX = 2_000
+#: Faust batch settings shared by the noop agent and the workers (the worker's defaults)
+BATCH_SIZE = 2000
+BATCH_WITHIN_MS = 50
+
+
+@dataclass
+class BenchConfig:
+    """What to measure. Rates in events/s, durations in s."""
+
+    events: int = 50_000
+    accounts: int = 10_000
+    workers: int = 1
+    rate: float = 5_000.0
+    bootstrap: str | None = None
+    partitions: int = 4
+    latency_s: float = 5.0
+    latency: bool = True
+    noop: bool = True
+    seed: int = 1
+    timeout_s: float = 600.0
+
+
+@dataclass
+class Phase:
+    """The result of one measured phase."""
+
+    name: str
+    events: int = 0
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+
+def _log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- capture
+_KEEP = ("model", "endpoint", "input_tokens", "output_tokens", "reasoning_tokens", "tool_count",
+         "image_count", "status", "latency_ms", "prompt", "system_prompt", "user_agent", "country",
+         "account_tier", "account_created_ts", "stop_reason", "temperature", "max_tokens")
+
+
+def templates(n: int = 6_000, seed: int = 1) -> list[dict[str, Any]]:
+    """Request events from the traffic simulator, stripped of identity (the bench sets it)."""
+    from streams.simulate import iter_events, plan_simulation
+
+    plan = plan_simulation(seed=seed, hours=0.25, scale=0.6)
+    out: list[dict[str, Any]] = []
+    for ev in iter_events(plan):
+        out.append({k: v for k, v in ev.items() if k in _KEEP})
+        if len(out) >= n:
+            break
+    if not out:
+        raise RuntimeError("the simulator rendered no events")
+    return out
+
+
+def synth(pool: list[dict[str, Any]], n: int, accounts: int, prefix: str, *,
+          ts0: int | None = None, step_ms: int = 1) -> Iterator[tuple[bytes, dict[str, Any]]]:
+    """``n`` events over ``accounts`` accounts, round robin; (key, event) with ``ts`` unset
+    when ``ts0`` is None (the paced producer stamps it).
+
+    Account ``i`` on pass ``c`` (``c = j // accounts``) is *heavy* when
+    ``(i + c) % HEAVY_EVERY == 0``: its event carries ``THRESHOLD`` output tokens and crosses the
+    volume threshold, so each pass alerts about ``1/HEAVY_EVERY`` of the accounts it touches
+    (an account alerts at most once per window).
+    """
+    rng = random.Random(len(prefix) * 7919 + accounts)
+    npool = len(pool)
+    for j in range(n):
+        i, c = j % accounts, j // accounts
+        tpl = pool[(j * 7 + rng.randrange(npool)) % npool]
+        ev = dict(tpl)
+        acct = f"{prefix}-{i}"
+        ev["request_id"] = f"{prefix}-r{j}"
+        ev["account_id"] = acct
+        ev["payment_fingerprint"] = f"pf-{prefix}-{i}"
+        ev["client_ip"] = f"{11 + (i >> 16) % 200}.{i & 255}.{(i >> 8) & 255}.7"
+        ev["asn"] = 100_000 + i
+        heavy = (i + c) % HEAVY_EVERY == 0
+        ev["output_tokens"] = THRESHOLD if heavy else min(int(ev.get("output_tokens") or 0), LIGHT_TOKENS_MAX)
+        if ts0 is not None:
+            ev["ts"] = ts0 + j * step_ms
+        yield acct.encode(), ev
+
+
+# --------------------------------------------------------------------------- kafka helpers
+def _topic_settings(bootstrap: str, run: str, partitions: int) -> Any:
+    from streams.settings import Settings
+
+    names = {f"{k}_topic": f"bench-{k}-{run}" for k in
+             ("requests", "alerts", "enforcement", "feedback", "deadletter", "links", "control")}
+    return Settings(bootstrap_servers=bootstrap, topic_partitions=partitions, **names)
+
+
+def _delete_run_topics(bootstrap: str, run: str) -> None:
+    from kafka.admin import KafkaAdminClient
+
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="distillguard-bench")
+    except Exception as exc:  # noqa: BLE001 - cleanup must not hide the results
+        _log(f"cannot delete topics: {exc}")
+        return
+    try:
+        mine = [t for t in admin.list_topics() if run in t]
+        if mine:
+            admin.delete_topics(mine, timeout_ms=30_000)
+    except Exception as exc:  # noqa: BLE001
+        _log(f"topic deletion failed: {exc}")
+    finally:
+        admin.close()
+
+
+async def produce_backlog(bootstrap: str, topic: str, events: Iterator[tuple[bytes, dict[str, Any]]]) -> float:
+    """Produce every event as fast as possible; returns the seconds it took."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=512 * 1024,
+                                acks=1, max_request_size=4 * 1024 * 1024)
+    await producer.start()
+    t0 = time.perf_counter()
+    try:
+        pending = []
+        for key, ev in events:
+            pending.append(await producer.send(topic, value=orjson.dumps(ev), key=key))
+            if len(pending) >= 20_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await producer.flush()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return time.perf_counter() - t0
+
+
+async def baseline_consume(bootstrap: str, topic: str, expected: int, timeout_s: float) -> Phase:
+    """A raw aiokafka consumer (no group) parsing each value with orjson."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="earliest", enable_auto_commit=False,
+                                max_partition_fetch_bytes=8 * 1024 * 1024,
+                                fetch_max_bytes=64 * 1024 * 1024)
+    await consumer.start()
+    n, n_first, first, last = 0, 0, 0.0, 0.0
+    loads = orjson.loads
+    deadline = time.monotonic() + timeout_s
+    try:
+        while n < expected and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500, max_records=2_000)
+            for records in batches.values():
+                for rec in records:
+                    loads(rec.value)
+                n += len(records)
+            if batches:
+                last = time.perf_counter()
+                if not first:  # the clock starts once the first fetch is in: its events don't count
+                    first, n_first = last, n
+    finally:
+        await consumer.stop()
+    return Phase("raw aiokafka + orjson", n - n_first, last - first)
+
+
+# --------------------------------------------------------------------------- processes
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+_CLK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads) from /proc."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = raw.rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / _CLK  # utime, stime (fields 14, 15)
+
+
+def proc_rss_mb(pid: int, field_name: str = "VmRSS") -> float:
+    """Resident set size (or ``VmHWM``, its peak) of a process in MiB, from /proc."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _stop(proc: subprocess.Popen[bytes], timeout_s: float = 30) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+@dataclass
+class WorkerProc:
+    """One ``distillguard worker`` subprocess."""
+
+    proc: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    def get(self, path: str, timeout_s: float = 2.0) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=timeout_s) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, ""
+        except OSError:
+            return 0, ""
+
+    def metrics(self) -> dict[str, float]:
+        status, text = self.get("/metrics")
+        return parse_metrics(text) if status == 200 else {}
+
+    def tail(self, n: int = 3000) -> str:
+        """The start of the log (where the first error usually is) and its end."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return text if len(text) <= 2 * n else text[:n] + "\n...\n" + text[-n:]
+
+
+_METRIC = re.compile(r"^([a-zA-Z_:][\w:]*(?:\{[^}]*\})?) ([0-9.eE+-]+|NaN|[+-]Inf)$")
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    """Prometheus exposition text → {name{labels}: value}."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        m = _METRIC.match(line)
+        if m:
+            out[m.group(1)] = float(m.group(2))
+    return out
+
+
+def start_worker(settings: Any, app_id: str, data_dir: Path, log_dir: Path, index: int) -> WorkerProc:
+    port = _free_port()
+    env = {**os.environ,
+           "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+           "DISTILLGUARD_APP_ID": app_id,
+           "DISTILLGUARD_TOPIC_PARTITIONS": str(settings.topic_partitions),
+           "DISTILLGUARD_DATA_DIR": str(data_dir / f"worker-{index}"),
+           "DISTILLGUARD_WEB_PORT": str(port),
+           "DISTILLGUARD_OUTPUT_TOKENS_THRESHOLD": str(THRESHOLD),
+           "DISTILLGUARD_LOG_LEVEL": "warning"}
+    for name in ("requests", "alerts", "enforcement", "feedback", "deadletter", "links", "control"):
+        env[f"DISTILLGUARD_{name.upper()}_TOPIC"] = getattr(settings, f"{name}_topic")
+    log = log_dir / f"worker-{index}.log"
+    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    return WorkerProc(proc, port, log)
+
+
+def run_noop_agent(settings: Any, expected: int, work: Path, timeout_s: float) -> Phase:
+    """The parse-only Faust agent in a subprocess; reads its result file."""
+    out = work / "noop.json"
+    log = work / "noop.log"
+    cmd = [sys.executable, "-m", "streams.bench", "noop-agent", settings.bootstrap_servers,
+           settings.requests_topic, str(settings.topic_partitions), str(expected), str(out),
+           str(work / "noop-data")]
+    proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not out.exists():
+            if proc.poll() is not None:
+                raise RuntimeError(f"noop agent exited {proc.returncode}:\n{log.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"noop agent timed out:\n{log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        time.sleep(0.05)
+        res = json.loads(out.read_text())
+    finally:
+        _stop(proc)
+    return Phase("faust agent, parse only", res["events"], res["seconds"],
+                 {"cpu_s": res["cpu_s"], "rss_mb": res["rss_mb"]})
+
+
+def _noop_agent_main(argv: list[str]) -> None:
+    """Entry of the noop-agent subprocess: Faust app with one parse-only agent."""
+    import faust
+
+    bootstrap, topic_name, partitions, expected, out_path, data_dir = argv
+    expected_n = int(expected)
+    app = faust.App(f"bench-noop-{uuid.uuid4().hex[:8]}", broker="kafka://" + bootstrap,
+                    store="memory://", datadir=data_dir, topic_partitions=int(partitions),
+                    processing_guarantee="at_least_once", broker_commit_interval=1.0,
+                    producer_linger_ms=1, consumer_auto_offset_reset="earliest",
+                    stream_wait_empty=False, table_standby_replicas=0, web_enabled=False,
+                    autodiscover=False)
+    topic = app.topic(topic_name, key_type=bytes, value_type=bytes, key_serializer="raw",
+                      value_serializer="raw", partitions=int(partitions))
+    cpu0 = time.process_time()
+
+    @app.agent(topic)
+    async def parse_only(stream: Any) -> None:
+        n, n_first, first, cpu_first, reported = 0, 0, 0.0, 0.0, False
+        loads = orjson.loads
+        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_MS / 1000):
+            for ev in events:
+                loads(ev.message.value)
+            n += len(events)
+            if not first:  # like the baseline: the clock starts after the first batch
+                first, cpu_first, n_first = time.perf_counter(), time.process_time(), n
+            if n >= expected_n and not reported:  # report once, then idle until stopped
+                reported = True
+                res = {"events": n - n_first, "seconds": time.perf_counter() - first,
+                       "cpu_s": time.process_time() - cpu_first,
+                       "cpu_total_s": time.process_time() - cpu0,
+                       "rss_mb": proc_rss_mb(os.getpid())}
+                tmp = Path(out_path + ".tmp")
+                tmp.write_text(json.dumps(res))
+                tmp.rename(out_path)
+
+    faust.Worker(app, loglevel="warning").execute_from_commandline()
+
+
+# --------------------------------------------------------------------------- topology phases
+class Topology:
+    """The worker processes of one consumer group."""
+
+    def __init__(self, settings: Any, n: int, work: Path, run: str) -> None:
+        self.settings = settings
+        self.app_id = f"bench-{run}"
+        self.workers = [start_worker(settings, self.app_id, work, work, i) for i in range(n)]
+
+    def check_alive(self) -> None:
+        for w in self.workers:
+            if w.proc.poll() is not None:
+                raise RuntimeError(f"worker exited with {w.proc.returncode}:\n{w.tail()}")
+
+    def all_ready(self) -> bool:
+        return all(w.get("/ready")[0] == 200 for w in self.workers)
+
+    def totals(self) -> dict[str, float]:
+        tot: dict[str, float] = {}
+        for w in self.workers:
+            for k, v in w.metrics().items():
+                tot[k] = tot.get(k, 0.0) + v
+        return tot
+
+    def events(self) -> int:
+        return int(self.totals().get("distillguard_events_total", 0))
+
+    def cpu_s(self) -> float:
+        return sum(proc_cpu_s(w.proc.pid) for w in self.workers)
+
+    def rss_mb(self) -> list[float]:
+        return [proc_rss_mb(w.proc.pid) for w in self.workers]
+
+    def stop(self) -> None:
+        for w in self.workers:
+            if w.proc.poll() is None:
+                w.proc.send_signal(signal.SIGTERM)
+        for w in self.workers:
+            _stop(w.proc)
+
+    def consume_backlog(self, expected: int, timeout_s: float) -> Phase:
+        """Wait until the group processed ``expected`` events; the rate after all were ready."""
+        deadline = time.monotonic() + timeout_s
+        t_ready = None
+        n_ready = 0
+        cpu_ready = 0.0
+        samples: list[tuple[float, int]] = []
+        while True:
+            self.check_alive()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"topology processed {self.events()} of {expected} events\n"
+                                   + self.workers[0].tail())
+            n = self.events()
+            now = time.perf_counter()
+            samples.append((now, n))
+            if t_ready is None and self.all_ready():
+                t_ready, n_ready, cpu_ready = now, n, self.cpu_s()
+            if n >= expected and t_ready is not None:
+                break
+            time.sleep(0.2)
+        t_done, cpu_done = time.perf_counter(), self.cpu_s()
+        if n_ready > 0.7 * expected:  # it was mostly done before the group settled: use the whole run
+            first = next((t, k) for t, k in samples if k > 0)
+            t_ready, n_ready = first
+            cpu_ready = 0.0  # unknown at that time: CPU from start (includes start-up)
+        done = n - n_ready
+        return Phase("distillguard workers (full topology)", done, t_done - t_ready,
+                     {"cpu_s": cpu_done - cpu_ready, "processed_before_ready": n_ready})
+
+
+async def paced_latency(settings: Any, topo: Topology, pool: list[dict[str, Any]], rate: float,
+                        duration_s: float, accounts: int, prefix: str, max_rate: float) -> Phase:
+    """Produce at ``rate`` events/s for ``duration_s``; latency of each account alert."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    n_total = max(1, int(rate * duration_s))
+    before = topo.events()
+    consumer = AIOKafkaConsumer(settings.alerts_topic, bootstrap_servers=settings.bootstrap_servers,
+                                group_id=None, auto_offset_reset="latest", enable_auto_commit=False,
+                                fetch_max_wait_ms=20)
+    await consumer.start()
+    await consumer.seek_to_end()
+    for tp in consumer.assignment():  # resolve positions now, before the first alert exists
+        await consumer.position(tp)
+    latencies: list[float] = []
+    alerts = 0
+    stop = asyncio.Event()
+
+    async def read_alerts() -> None:
+        nonlocal alerts
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=100)
+            now_ms = time.time() * 1000
+            for records in batches.values():
+                for rec in records:
+                    alert = orjson.loads(rec.value)
+                    if alert.get("kind") == "account" and str(alert.get("subject", "")).startswith(prefix + "-"):
+                        alerts += 1
+                        latencies.append(now_ms - alert["ts"])
+
+    reader = asyncio.create_task(read_alerts())
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=1, acks=1)
+    await producer.start()
+    gen = synth(pool, n_total, accounts, prefix)
+    sent = 0
+    t0 = time.perf_counter()
+    cpu0 = topo.cpu_s()
+    try:
+        while sent < n_total:
+            due = min(n_total, int((time.perf_counter() - t0) * rate) + 1)
+            ts = int(time.time() * 1000)
+            while sent < due:
+                key, ev = next(gen)
+                ev["ts"] = ts
+                await producer.send(settings.requests_topic, value=orjson.dumps(ev), key=key, timestamp_ms=ts)
+                sent += 1
+            await asyncio.sleep(0.002)
+        await producer.flush()
+        produce_s = time.perf_counter() - t0
+        # overload (rate above what the workers sustain) drains at max_rate
+        deadline = time.monotonic() + 30.0 + 2 * n_total / max(max_rate, 1.0)
+        while topo.events() < before + n_total and time.monotonic() < deadline:
+            topo.check_alive()
+            await asyncio.sleep(0.1)
+        cpu1 = topo.cpu_s()
+        await asyncio.sleep(1.5)  # the last alerts on their way
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await reader
+        await producer.stop()
+        await consumer.stop()
+    latencies.sort()
+    return Phase(f"latency at {rate:,.0f} ev/s", sent, produce_s,
+                 {"p50_ms": _pct(latencies, 50), "p99_ms": _pct(latencies, 99),
+                  "max_ms": latencies[-1] if latencies else None, "alerts": alerts,
+                  "target_rate": rate, "processed": topo.events() - before,
+                  "cpu_s": cpu1 - cpu0})
+
+
+def _pct(sorted_vals: list[float], q: float) -> float | None:
+    if not sorted_vals:
+        return None
+    k = min(len(sorted_vals) - 1, max(0, int(round(q / 100 * (len(sorted_vals) - 1)))))
+    return round(sorted_vals[k], 1)
+
+
+# --------------------------------------------------------------------------- the run
+def run_bench(cfg: BenchConfig) -> dict[str, Any]:
+    """Run every phase; returns the result dict (the JSON line)."""
+    from streams.broker import ensure_broker, reachable
+    from streams.topics import create_topics
+
+    t_start = time.perf_counter()
+    broker = None
+    if cfg.bootstrap:
+        if not reachable(cfg.bootstrap, 3.0):
+            raise click.ClickException(f"broker {cfg.bootstrap} does not answer")
+        bootstrap = cfg.bootstrap
+    else:
+        broker = ensure_broker()
+        bootstrap = broker.bootstrap
+    run = uuid.uuid4().hex[:10]
+    settings = _topic_settings(bootstrap, run, cfg.partitions)
+    phases: dict[str, Phase] = {}
+    topo: Topology | None = None
+    work_dir = tempfile.TemporaryDirectory(prefix=f"dg-bench-{run}-")
+    work = Path(work_dir.name)
+    result: dict[str, Any] = {}
+    try:
+        create_topics(settings)
+        _log(f"run {run}: broker {bootstrap}, topics bench-*-{run}, {cfg.partitions} partitions")
+        pool = templates(seed=cfg.seed)
+        ts0 = int(time.time() * 1000) - 3_600_000  # an hour ago, 1 ms apart
+        produce_s = asyncio.run(produce_backlog(
+            bootstrap, settings.requests_topic, synth(pool, cfg.events, cfg.accounts, f"b{run}", ts0=ts0)))
+        _log(f"produced {cfg.events:,} events over {cfg.accounts:,} accounts in {produce_s:.1f} s")
+
+        phases["baseline"] = asyncio.run(baseline_consume(bootstrap, settings.requests_topic, cfg.events,
+                                                          cfg.timeout_s))
+        _log(f"baseline: {phases['baseline'].rate:,.0f} ev/s")
+        if cfg.noop:
+            phases["noop"] = run_noop_agent(settings, cfg.events, work, cfg.timeout_s)
+            _log(f"faust noop: {phases['noop'].rate:,.0f} ev/s")
+
+        topo = Topology(settings, cfg.workers, work, run)
+        full = topo.consume_backlog(cfg.events, cfg.timeout_s)
+        phases["full"] = full
+        rss_after = topo.rss_mb()
+        m = topo.totals()
+        full.extra["rss_mb"] = rss_after
+        full.extra["engine_s"] = m.get('distillguard_stage_latency_seconds_sum{stage="engine"}', 0.0)
+        full.extra["decode_s"] = m.get('distillguard_stage_latency_seconds_sum{stage="decode"}', 0.0)
+        full.extra["emit_s"] = m.get('distillguard_stage_latency_seconds_sum{stage="emit"}', 0.0)
+        full.extra["alerts"] = sum(v for k, v in m.items() if k.startswith("distillguard_alerts_total"))
+        _log(f"topology ({cfg.workers} worker(s)): {full.rate:,.0f} ev/s, RSS {rss_after} MiB")
+
+        if cfg.latency:
+            phases["lat1"] = asyncio.run(paced_latency(settings, topo, pool, cfg.rate, cfg.latency_s,
+                                                       cfg.accounts, f"l1{run}", full.rate))
+            _log(f"latency at {cfg.rate:,.0f} ev/s: p50 {phases['lat1'].extra['p50_ms']} ms, "
+                 f"p99 {phases['lat1'].extra['p99_ms']} ms ({phases['lat1'].extra['alerts']} alerts)")
+            rate80 = round(0.8 * full.rate, -2)
+            if rate80 > 0 and abs(rate80 - cfg.rate) > 0.05 * cfg.rate:
+                phases["lat2"] = asyncio.run(paced_latency(settings, topo, pool, rate80, cfg.latency_s,
+                                                           cfg.accounts, f"l2{run}", full.rate))
+                _log(f"latency at {rate80:,.0f} ev/s: p50 {phases['lat2'].extra['p50_ms']} ms, "
+                     f"p99 {phases['lat2'].extra['p99_ms']} ms ({phases['lat2'].extra['alerts']} alerts)")
+        rss_end = topo.rss_mb()
+        hwm = [proc_rss_mb(w.proc.pid, "VmHWM") for w in topo.workers]
+        result = _summary(cfg, phases, rss_after, rss_end, hwm)
+        result["seconds_total"] = round(time.perf_counter() - t_start, 1)
+        result["load_avg_1m"] = round(os.getloadavg()[0], 2)
+    finally:
+        if topo is not None:
+            topo.stop()
+        _delete_run_topics(bootstrap, run)
+        work_dir.cleanup()
+        if broker is not None:
+            broker.stop()
+    return result
+
+
+def _summary(cfg: BenchConfig, phases: dict[str, Phase], rss_after: list[float], rss_end: list[float],
+             hwm: list[float]) -> dict[str, Any]:
+    full, base = phases["full"], phases["baseline"]
+    noop = phases.get("noop")
+    lat1, lat2 = phases.get("lat1"), phases.get("lat2")
+    events = cfg.events
+    return {
+        "events": events,
+        "accounts": cfg.accounts,
+        "workers": cfg.workers,
+        "partitions": cfg.partitions,
+        "events_per_s": round(full.rate, 1),
+        "events_per_s_per_worker": round(full.rate / cfg.workers, 1),
+        "baseline_events_per_s": round(base.rate, 1),
+        "ratio": round(full.rate / base.rate, 4) if base.rate else None,
+        "faust_noop_events_per_s": round(noop.rate, 1) if noop else None,
+        "ratio_to_faust_noop": round(full.rate / noop.rate, 4) if noop and noop.rate else None,
+        "latency_rate": lat1.extra["target_rate"] if lat1 else None,
+        "latency_ms_p50": lat1.extra["p50_ms"] if lat1 else None,
+        "latency_ms_p99": lat1.extra["p99_ms"] if lat1 else None,
+        "latency_alerts": lat1.extra["alerts"] if lat1 else 0,
+        "latency80_rate": lat2.extra["target_rate"] if lat2 else None,
+        "latency80_ms_p50": lat2.extra["p50_ms"] if lat2 else None,
+        "latency80_ms_p99": lat2.extra["p99_ms"] if lat2 else None,
+        "latency80_alerts": lat2.extra["alerts"] if lat2 else 0,
+        "rss_mb": round(max(rss_after), 1),
+        "rss_mb_per_worker": [round(r, 1) for r in rss_after],
+        "rss_mb_end": [round(r, 1) for r in rss_end],
+        "rss_mb_peak": [round(r, 1) for r in hwm],
+        "cpu_s_per_event": round(full.extra["cpu_s"] / full.events, 8) if full.events else None,
+        "faust_noop_cpu_s_per_event": round(noop.extra["cpu_s"] / noop.events, 8) if noop and noop.events else None,
+        "engine_us_per_event": round(1e6 * full.extra["engine_s"] / events, 1) if events else None,
+        "decode_us_per_event": round(1e6 * full.extra["decode_s"] / events, 1) if events else None,
+        "emit_us_per_event": round(1e6 * full.extra["emit_s"] / events, 1) if events else None,
+        "alerts": int(full.extra.get("alerts", 0)),
+    }
+
+
+def print_table(res: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    def f(v: Any, unit: str = "") -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return f"{v:,.1f}{unit}"
+        return f"{v:,}{unit}" if isinstance(v, int) else f"{v}{unit}"
+
+    t = Table(title=f"distillguard bench: {res['events']:,} events, {res['accounts']:,} accounts, "
+                    f"{res['workers']} worker(s), {res['partitions']} partitions")
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    t.add_column("note")
+    t.add_row("raw aiokafka + orjson", f(res["baseline_events_per_s"], " ev/s"), "same topic, same run")
+    t.add_row("faust agent, parse only", f(res["faust_noop_events_per_s"], " ev/s"),
+              f"CPU {f(_us(res['faust_noop_cpu_s_per_event']), ' µs/ev')}")
+    t.add_row("full topology", f(res["events_per_s"], " ev/s"),
+              f"{f(res['events_per_s_per_worker'], ' ev/s per worker')}")
+    t.add_row("  / raw consumer", f(res["ratio"]), "")
+    t.add_row("  / faust noop", f(res["ratio_to_faust_noop"]), "target ≥ 0.7")
+    t.add_row("CPU per event (workers)", f(_us(res["cpu_s_per_event"]), " µs"),
+              f"engine {f(res['engine_us_per_event'], ' µs')}, decode {f(res['decode_us_per_event'], ' µs')}, "
+              f"emit {f(res['emit_us_per_event'], ' µs')}")
+    t.add_row(f"latency p50 / p99 @ {f(res['latency_rate'], ' ev/s')}",
+              f"{f(res['latency_ms_p50'])} / {f(res['latency_ms_p99'])} ms",
+              f"{res['latency_alerts']:,} account alerts; target p99 ≤ 250 ms")
+    t.add_row(f"latency p50 / p99 @ {f(res['latency80_rate'], ' ev/s')}",
+              f"{f(res['latency80_ms_p50'])} / {f(res['latency80_ms_p99'])} ms",
+              f"{res['latency80_alerts']:,} account alerts; 80 % of max, target p99 ≤ 1 s")
+    t.add_row("worker RSS", f(res["rss_mb"], " MiB"),
+              f"per worker {res['rss_mb_per_worker']} after backlog, {res['rss_mb_end']} at end, "
+              f"peak {res['rss_mb_peak']}")
+    Console(stderr=False).print(t)
+
+
+def _us(v: float | None) -> float | None:
+    return None if v is None else round(v * 1e6, 1)
+
+
+@click.command("bench")
+@click.option("--events", type=int, default=50_000, show_default=True, help="Events in the capture.")
+@click.option("--accounts", type=int, default=10_000, show_default=True, help="Distinct accounts.")
+@click.option("--workers", type=int, default=1, show_default=True, help="Worker processes (one group).")
+@click.option("--rate", type=float, default=5_000.0, show_default=True,
+              help="Paced rate of the first latency run, events/s (the second runs at 80 % of max).")
+@click.option("--bootstrap", "--bootstrap-servers", "bootstrap", default=None,
+              help="Kafka bootstrap servers (default: KAFKA_BOOTSTRAP_SERVERS, else a local broker).")
+@click.option("--partitions", type=int, default=4, show_default=True, help="Partitions of every topic.")
+@click.option("--latency-s", type=float, default=5.0, show_default=True, help="Seconds per latency run.")
+@click.option("--no-latency", is_flag=True, help="Skip the latency runs.")
+@click.option("--no-noop", is_flag=True, help="Skip the parse-only Faust agent.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Simulator seed of the templates.")
+def bench_command(events: int, accounts: int, workers: int, rate: float, bootstrap: str | None,
+                  partitions: int, latency_s: float, no_latency: bool, no_noop: bool, seed: int) -> None:
+    """Benchmark the topology against the real broker; a table, then one JSON line."""
+    if events < 1 or accounts < 1 or workers < 1 or partitions < 1:
+        raise click.BadParameter("--events, --accounts, --workers and --partitions must be ≥ 1")
+    cfg = BenchConfig(events=events, accounts=accounts, workers=workers, rate=rate,
+                      bootstrap=bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS"),
+                      partitions=partitions, latency_s=latency_s, latency=not no_latency,
+                      noop=not no_noop, seed=seed)
+    res = run_bench(cfg)
+    print_table(res)
+    sys.stdout.write(json.dumps(res) + "\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "noop-agent":
+        _noop_agent_main(sys.argv[2:])
+    else:
+        bench_command()

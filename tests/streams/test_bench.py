@@ -1,0 +1,35 @@
+"""``distillguard bench`` end to end with tiny sizes against the real broker (not a timed test)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.broker
+
+KEYS = ("events", "events_per_s", "baseline_events_per_s", "ratio", "faust_noop_events_per_s",
+        "ratio_to_faust_noop", "latency_ms_p50", "latency_ms_p99", "rss_mb", "accounts", "workers",
+        "cpu_s_per_event")
+
+
+def test_bench_prints_a_table_then_one_json_line(kafka_bootstrap: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "bench", "--events", "3000", "--accounts", "300",
+         "--rate", "500", "--latency-s", "3", "--bootstrap", kafka_bootstrap],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "160"})
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    lines = proc.stdout.strip().splitlines()
+    assert "distillguard bench" in proc.stdout  # the rich table came first
+    result = json.loads(lines[-1])
+    missing = [k for k in KEYS if k not in result]
+    assert not missing, missing
+    assert result["events"] == 3000 and result["accounts"] == 300 and result["workers"] == 1
+    for key in ("events_per_s", "baseline_events_per_s", "faust_noop_events_per_s", "ratio",
+                "ratio_to_faust_noop", "rss_mb", "cpu_s_per_event"):
+        assert result[key] > 0, (key, result[key])
+    # 1 account in 20 crosses the volume threshold on the paced run: alerts had a latency.
+    assert result["latency_alerts"] > 0 and 0 < result["latency_ms_p50"] <= result["latency_ms_p99"]
