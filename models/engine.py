@@ -45,7 +45,7 @@ from models.event import RequestEvent
 from models.learners import ModelBank
 from models.policy import ACTIONS, Policy
 from models.scoring import MEAN_OUT_PRIOR, assess, shrunk_suspicion
-from models.state import KeyedCache, StateStore
+from models.state import KeyedCache, StateStore, dumps, loads
 from models.text import text_signals
 
 __all__ = ["AccountEngine", "ClusterEngine", "Engine", "EngineConfig", "StepResult"]
@@ -60,19 +60,21 @@ def _hkey(kind: str, value: str) -> str:
 class _Globals:
     """Per-partition globals: first-seen time of each model (bounded), first event time."""
 
-    __slots__ = ("first_ts", "models", "clock")
+    __slots__ = ("first_ts", "models", "clock", "ahead")
 
-    def __init__(self, first_ts: int = -1, models: dict[str, int] | None = None, clock: int = -1) -> None:
+    def __init__(self, first_ts: int = -1, models: dict[str, int] | None = None, clock: int = -1,
+                 ahead: int = -1) -> None:
         self.first_ts = first_ts
         self.models = models or {}
         self.clock = clock
+        self.ahead = ahead  # event time of the previous event if it was beyond the clamp
 
     def to_json(self) -> list[Any]:
-        return [self.first_ts, self.models, self.clock]
+        return [self.first_ts, self.models, self.clock, self.ahead]
 
     @classmethod
     def from_json(cls, obj: list[Any]) -> _Globals:
-        return cls(obj[0], dict(obj[1]), obj[2] if len(obj) > 2 else -1)
+        return cls(obj[0], dict(obj[1]), *obj[2:4])
 
 
 class AccountEngine:
@@ -116,12 +118,11 @@ class AccountEngine:
 
     # -- state helpers ---------------------------------------------------------------------
     def _globals(self) -> _Globals:
+        """Partition globals, read from the store once; written back by :meth:`pop_dirty`."""
         g = self._glob
         if g is None:
-            g = self._cache.get(self._gkey)
-            if g is None:
-                raw = self._cache.store.get(self._gkey)
-                g = _Globals.from_json(__import__("orjson").loads(raw)) if raw else _Globals()
+            raw = self._cache.store.get(self._gkey)
+            g = _Globals.from_json(loads(raw)) if raw else _Globals()
             self._glob = g
         return g
 
@@ -130,7 +131,6 @@ class AccountEngine:
         cfg = self.config
         if g.first_ts < 0:
             g.first_ts = ts
-            self._cache.put(self._gkey, g)
         first = g.models.get(model)
         if first is None:
             first = ts
@@ -138,26 +138,39 @@ class AccountEngine:
             if len(models) >= cfg.max_tracked_models:
                 del models[min(models, key=models.__getitem__)]
             models[model] = ts
-            self._cache.put(self._gkey, g)
         return first - g.first_ts >= cfg.model_warmup_ms and ts - first < cfg.model_new_ms
 
     # -- per event -------------------------------------------------------------------------
     def event_time(self, ts: int) -> int:
-        """The partition clock after seeing event time ``ts`` (ms), and the time to use.
+        """The event time (ms) to use for ``ts``, advancing the partition clock.
 
-        The clock may advance by at most ``max_future_skew_ms`` per event, so one far-future
-        timestamp cannot close every window; after a genuine gap it catches up within a few
-        events. Late events keep their own (earlier) time.
+        An event more than ``max_future_skew_ms`` ahead of the clock is clamped to that
+        limit, so one far-future timestamp cannot close every window. Time genuinely moves
+        on (after an idle gap) when two consecutive events are both ahead: the clock then
+        jumps to the earlier of the two. Late events keep their own (earlier) time.
         """
         g = self._globals()
         clock = g.clock
         if clock < 0:
             g.clock = ts
             return ts
-        if ts > clock:
-            lim = clock + self.config.max_future_skew_ms
-            g.clock = ts = ts if ts <= lim else lim
-        return ts
+        if ts <= clock:
+            g.ahead = -1
+            return ts
+        lim = clock + self.config.max_future_skew_ms
+        if ts <= lim:
+            g.clock = ts
+            g.ahead = -1
+            return ts
+        if g.ahead >= 0:  # corroborated: the previous event was ahead too
+            clock = min(g.ahead, ts)
+            g.ahead = -1
+            t = min(ts, clock + self.config.max_future_skew_ms)
+            g.clock = max(clock, t)
+            return t
+        g.ahead = ts
+        g.clock = lim
+        return lim
 
     def _wants_text(self, st: AccountState, request_id: str) -> bool:
         """Analyse this request's text? All of an account's first ``text_full`` requests, then
@@ -407,15 +420,20 @@ class AccountEngine:
         }
 
     def pop_dirty(self) -> dict[str, bytes]:
-        """State keys written since the last call -> orjson bytes."""
-        return self._cache.pop_dirty()
+        """State keys written since the last call -> orjson bytes (partition globals included)."""
+        out = self._cache.pop_dirty()
+        if self._glob is not None:
+            out[self._gkey] = dumps(self._glob.to_json())
+        return out
 
     def flush(self) -> int:
         """Write :meth:`pop_dirty` into the store; returns the number of keys written."""
-        return self._cache.flush_into(self._cache.pop_dirty())
+        return self._cache.flush_into(self.pop_dirty())
 
     def evict_all(self) -> None:
-        """Drop in-memory state (after a rebalance); it is re-read from the store on access."""
+        """Drop in-memory state (after a rebalance); it is re-read from the store on access.
+        Unflushed state is written to the store first."""
+        self.flush()
         self._cache.evict_all()
         self._glob = None
 

@@ -1,0 +1,92 @@
+"""Per-account window features on hand-made sequences (event time in ms)."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace as NS
+
+import pytest
+
+from models.account import AccountState
+from tests.models.fixtures import HOUR, MIN, T0
+
+SIG = NS(template=7, simhash=1, intents=(0.0,) * 8)
+
+
+def ev(**kw: object) -> NS:
+    base = dict(model="m", output_tokens=100, reasoning_tokens=None, tool_count=None, image_count=None,
+                status=200, client_ip="10.0.0.1")
+    base.update(kw)
+    return NS(**base)
+
+
+def feed(times: list[int], st: AccountState | None = None, sig: NS = SIG, **kw: object) -> AccountState:
+    st = st or AccountState.new(created_ts=T0 - 365 * 86_400_000, tier="pro")
+    for t in times:
+        st.update(ev(**kw), t, 8, 16, False)
+        st.update_text(sig, 0.5, 0.05, 16, 16)
+    return st
+
+
+def test_request_windows_slide_with_event_time() -> None:
+    st = feed([T0 + i * MIN for i in range(30)])  # 30 requests in 30 minutes
+    f = st.features(T0 + 29 * MIN)
+    assert f["req_1h"] == 30 and f["req_24h"] == 30
+    later = st.features(T0 + 29 * MIN + 45 * MIN)  # 45 minutes later the first 15 are out of the hour
+    assert later["req_1h"] == 15
+    assert st.features(T0 + 3 * HOUR)["req_1h"] == 0
+    assert st.features(T0 + 3 * HOUR)["req_24h"] == 30
+
+
+def test_inter_arrival_regularity() -> None:
+    regular = feed([T0 + i * 30_000 for i in range(60)]).features(T0 + HOUR)
+    gaps = [5, 200, 30, 900, 2, 60, 400, 10, 1500, 45] * 6
+    times, t = [], T0
+    for g in gaps:
+        t += g * 1000
+        times.append(t)
+    bursty = feed(times).features(t)
+    assert regular["cv_gap"] < 0.1
+    assert bursty["cv_gap"] > 0.8
+
+
+def test_hour_of_day_entropy_and_active_hours() -> None:
+    one_hour = feed([T0 + i * MIN for i in range(50)]).features(T0 + 50 * MIN)
+    all_day = feed([T0 + h * HOUR + 5 * MIN for h in range(24)]).features(T0 + 23 * HOUR + 6 * MIN)
+    assert one_hour["hour_entropy"] == 0.0
+    assert all_day["hour_entropy"] == pytest.approx(math.log2(24), abs=0.01)
+    assert all_day["active_frac"] == 1.0
+
+
+def test_template_repetition_and_duplicates() -> None:
+    st = AccountState.new(None, None)
+    for i in range(20):  # one wrapper, 20 different payloads
+        feed([T0 + i * MIN], st=st, sig=NS(template=42, simhash=i, intents=(0.0,) * 8))
+    f = st.features(T0 + 20 * MIN)
+    assert f["top_template_share"] == 1.0 and f["dup_rate"] == 0.0
+    st2 = AccountState.new(None, None)
+    for i in range(20):  # the same payload resent (retries)
+        feed([T0 + i * MIN], st=st2, sig=NS(template=42, simhash=99, intents=(0.0,) * 8))
+    assert st2.features(T0 + 20 * MIN)["dup_rate"] == pytest.approx(19 / 20)
+
+
+def test_output_maximisation_and_error_shares() -> None:
+    st = feed([T0 + i * MIN for i in range(10)], output_tokens=5000, reasoning_tokens=3000, status=429)
+    f = st.features(T0 + 10 * MIN)
+    assert f["reasoning_share"] == 1.0 and f["long_output_share"] == 1.0 and f["xlong_output_share"] == 1.0
+    assert f["rate429"] == 1.0 and f["error_rate"] == 0.0
+
+
+def test_late_events_are_counted_without_rewinding_windows() -> None:
+    st = feed([T0 + 10 * MIN, T0 + 11 * MIN])
+    feed([T0], st=st)  # arrives late
+    assert st.n == 3 and st.last_ts == T0 + 11 * MIN
+    assert st.features(T0 + 11 * MIN)["req_1h"] == 3
+
+
+def test_state_round_trips_through_json() -> None:
+    import orjson
+
+    st = feed([T0 + i * MIN for i in range(12)])
+    back = AccountState.from_json(orjson.loads(orjson.dumps(st.to_json())))
+    assert back.features(T0 + 12 * MIN) == st.features(T0 + 12 * MIN)
