@@ -26,6 +26,7 @@ from typing import Any
 from models.alerts import StepResult, make_alert
 from models.config import EngineConfig
 from models.policy import Policy
+from models.scoring import shrunk_suspicion
 from models.state import KeyedCache, StateStore
 
 __all__ = ["ClusterEngine", "LINK_WEIGHT"]
@@ -33,8 +34,13 @@ __all__ = ["ClusterEngine", "LINK_WEIGHT"]
 #: How much a shared key of this kind says by itself (evidence units).
 LINK_WEIGHT = {"pay": 1.0, "tpl": 0.8, "asnua": 0.3, "ip24": 0.2}
 
-# member summary list layout (compact JSON): see AccountEngine._summary
+# member summary list layout (compact JSON): see AccountEngine._summary. The account engine
+# sends the fields before S_ALERTED, then the pooled counts (requests with analysed text,
+# with any intent, with reasoning, long, maxed outputs; mean output / population median);
+# the cluster engine keeps its own "named by this cluster" flag at S_ALERTED.
 S_N, S_R1H, S_EXT, S_CAMP, S_SUSP, S_AGE, S_MASK, S_MIN, S_LAST, S_ALERTED = range(10)
+P_TXT, P_INT, P_REASON, P_LONG, P_XLONG, P_OUTR = range(10, 16)
+_N_POOLED = 6
 
 
 def _ramp(x: float, lo: float, hi: float) -> float:
@@ -97,9 +103,9 @@ class ClusterEngine:
             self._cache.touch(skey)
         members = st.members
         prev = members.get(acct)
-        entry = list(summ)[:S_ALERTED] + [prev[S_ALERTED] if prev else 0]
-        if len(entry) < S_ALERTED + 1:
-            entry = (entry[:-1] + [0] * (S_ALERTED + 1))[: S_ALERTED + 1]
+        head = (list(summ[:S_ALERTED]) + [0] * S_ALERTED)[:S_ALERTED]
+        pooled = (list(summ[S_ALERTED:S_ALERTED + _N_POOLED]) + [0] * _N_POOLED)[:_N_POOLED]
+        entry = head + [prev[S_ALERTED] if prev else 0] + pooled
         entry[S_LAST] = ts
         new_member = prev is None
         if new_member:
@@ -156,8 +162,15 @@ class ClusterEngine:
         # (and has sent at least ``member_min_requests``: one request is not a behaviour)
         harvest = [(a, m) for a, m in active
                    if float(m[S_SUSP]) >= cfg.member_suspicion and int(m[S_N]) >= cfg.member_min_requests]
-        share = len(harvest) / n_act
         broad = st.seen > cfg.broad_members
+        pooled = 0.0
+        if st.kind == "pay" and not broad and len(harvest) < n_act:
+            # one payer: judge the members' traffic pooled (hydra: every member too light to
+            # judge alone, the whole clearly harvesting). Never for shared networks.
+            pooled = _pooled_suspicion(active)
+            if pooled >= cfg.member_suspicion and sum(int(m[S_N]) for _, m in active) >= cfg.pooled_min_requests:
+                harvest = active
+        share = len(harvest) / n_act
         core = _ramp(share, cfg.cluster_member_share - 0.2, cfg.cluster_member_share + 0.15)
         min_h = cfg.min_cluster_members
         if st.kind == "pay" and not broad:
@@ -270,6 +283,16 @@ class ClusterEngine:
         for act in actions:
             st.in_force[act["action"]] = ts + act["ttl_s"] * 1000
         return StepResult(alerts=[alert], actions=actions)
+
+
+def _pooled_suspicion(members: list[tuple[str, list[Any]]]) -> float:
+    """:func:`models.scoring.shrunk_suspicion` of the members' summed counts."""
+    n = sum(float(m[S_N]) for _, m in members)
+    if n <= 0:
+        return 0.0
+    sums = [sum(float(m[i]) for _, m in members) for i in (P_TXT, P_INT, P_REASON, P_LONG, P_XLONG)]
+    out_ratio = sum(float(m[P_OUTR]) * float(m[S_N]) for _, m in members) / n
+    return shrunk_suspicion(n, sums[0], sums[1], sums[2], sums[3], sums[4], out_ratio)
 
 
 def default_partitioner(key: str, partitions: int) -> int:

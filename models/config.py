@@ -117,6 +117,7 @@ class EngineConfig:
     member_suspicion: float = 0.5
     member_min_requests: int = 3
     min_pay_members: int = 2
+    pooled_min_requests: int = 8
     # partition globals
     max_tracked_models: int = 256
     model_new_ms: int = 86_400_000

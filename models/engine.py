@@ -294,7 +294,8 @@ class AccountEngine:
         # layout: models.cluster S_* indexes
         return [st.n, float(sum(st.m_cnt)) if ts // 60_000 - st.m_idx < 60 else 0.0,
                 round(st.n_extract / (st.n_txt or 1), 4), st.campaign, round(st.susp, 4), round(age_d, 3),
-                st.minute_mask(ts), ts // 60_000, ts]
+                st.minute_mask(ts), ts // 60_000, ts,
+                st.n_txt, st.n_int, st.n_reason, st.n_long, st.n_xlong, round(out_ratio, 3)]
 
     # -- evaluation (every few requests / minutes) -------------------------------------------
     def _evaluate(self, acct: str, st: AccountState, ts: int, excerpt: str | None, res: StepResult) -> None:
