@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ from models.policy import Policy
 from models.state import StateStore
 from models.volume import VolumeWindow
 
-__all__ = ["InputRecord", "BatchOutput", "Runtime", "deadletter_record", "kafka_partition"]
+__all__ = ["InputRecord", "BatchOutput", "Runtime", "deadletter_record", "kafka_partition",
+           "MAX_DEADLETTER_ORIGINAL"]
 
 
 @functools.lru_cache(maxsize=200_000)
@@ -78,16 +80,32 @@ class BatchOutput:
         self.links.extend(res.links)
 
 
+#: Most bytes of an original record copied into its dead letter (base64 adds a third): a
+#: record near the 1 MB event cap would otherwise make a dead letter larger than the
+#: producer's max request size, and the failed send crashed the agent (found by the fault tests).
+MAX_DEADLETTER_ORIGINAL = 256 * 1024
+
+
 def deadletter_record(rec: InputRecord, reason: str) -> dict[str, Any]:
-    """The dead-letter value: reason, origin and the original bytes (base64)."""
+    """The dead-letter value: reason, origin and the original bytes (base64, truncated if huge).
+
+    ``original_size`` and ``original_sha256`` always describe the whole record;
+    ``truncated`` says whether ``original_b64`` holds only its first
+    :data:`MAX_DEADLETTER_ORIGINAL` bytes.
+    """
+    value = rec.value or b""
+    key = rec.key
     return {
-        "reason": reason,
+        "reason": reason[:1000],
         "topic": rec.topic,
         "partition": rec.partition,
         "offset": rec.offset,
         "ts": rec.kafka_ts_ms,
-        "key_b64": base64.b64encode(rec.key).decode() if rec.key is not None else None,
-        "original_b64": base64.b64encode(rec.value or b"").decode(),
+        "key_b64": base64.b64encode(key[:1024]).decode() if key is not None else None,
+        "original_b64": base64.b64encode(value[:MAX_DEADLETTER_ORIGINAL]).decode(),
+        "original_size": len(value),
+        "original_sha256": hashlib.sha256(value).hexdigest(),
+        "truncated": len(value) > MAX_DEADLETTER_ORIGINAL,
     }
 
 

@@ -132,9 +132,14 @@ class Deployment:
                                **{f"{name}_topic": env[var] for name, var in TOPIC_VARS.items()}})
         create_topics(settings)
 
-    def start(self, index: int | None = None) -> Worker:
+    def start(self, index: int | None = None, port: int | None = None) -> Worker:
+        """Start worker ``index`` (its data dir is ``data-<index>``) on ``port`` (default: a free one).
+
+        A restart with static membership (``DISTILLGUARD_GROUP_INSTANCE_ID``) must reuse the
+        port: Faust's assignor checks that a member's URL did not change.
+        """
         index = len(self.workers) if index is None else index
-        port = free_port()
+        port = free_port() if port is None else port
         log_path = self.base / f"worker-{index}-{len(self.workers)}.log"
         proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"],
                                 env=self.env(index, port), stdout=log_path.open("wb"),

@@ -14,6 +14,7 @@ Examples per property: ``DISTILLGUARD_FUZZ_EXAMPLES`` (default 200; ``make fuzz`
 from __future__ import annotations
 
 import base64
+import hashlib
 from typing import Any
 
 import orjson
@@ -75,7 +76,12 @@ def check_batch(records: list[InputRecord], dead: list[dict[str, Any]]) -> None:
             assert origin in by_origin, f"invalid record not dead-lettered: {rec.value!r:.200}"
             assert by_origin[origin]["reason"] == exc.reason
         if origin in by_origin:
-            assert base64.b64decode(by_origin[origin]["original_b64"]) == (rec.value or b"")
+            d = by_origin[origin]
+            original, copied = rec.value or b"", base64.b64decode(d["original_b64"])
+            assert d["original_size"] == len(original)
+            assert d["original_sha256"] == hashlib.sha256(original).hexdigest()
+            assert copied == original if not d["truncated"] else original.startswith(copied)
+            assert len(orjson.dumps(d)) < 1_000_000  # a dead letter is always small enough to send
             if decoded_ok:
                 reason = by_origin[origin]["reason"]
                 assert reason.startswith("engine_error:"), reason
