@@ -244,6 +244,11 @@ def _compile(
 WEIGHTS, _LEXICON = _load_lexicon()
 _CUES, _WORD_KEYS, _ASCII_SUBS, _OTHER_SUBS, _ALWAYS, _ALWAYS_ASCII = _compile(_LEXICON)
 _WORD_SET = frozenset(_WORD_KEYS)
+#: whole-word key -> cue ids (a word key's cue can only match where the key is a whole word)
+_WORD_KEYS_STR: dict[str, list[int]] = {}
+for _w, _items in _WORD_KEYS.items():
+    _WORD_KEYS_STR.setdefault(_w.decode("utf-8"), []).extend(cid for cid, _ in _items)
+_WORD_KEY_TEXT = {w: w.decode("utf-8") for w in _WORD_KEYS}
 # Token splitter: ASCII punctuation -> space (UTF-8 bytes >= 0x80 untouched, so words in
 # any script survive).
 _PUNCT = bytes(b if (chr(b).isalnum() or b >= 0x80) else 0x20 for b in range(256))
@@ -282,10 +287,23 @@ def _scan(text: str) -> tuple[frozenset[tuple[str, str]], ...]:
                         hits.append((cue.intent, _RANK[cue.tier], pos - en, pos, cue.tier, m.group()))
             pos = low.find(key, pos + 1)
 
+    # word keys: try their cues only where the key occurs as a whole word
     toks = low.encode("utf-8", "surrogatepass").translate(_PUNCT).split()
-    for w in _WORD_SET.intersection(toks):
-        for cid, key in _WORD_KEYS[w]:
-            at(cid, key)
+    for wb in _WORD_SET.intersection(toks):
+        w = _WORD_KEY_TEXT[wb]
+        lw = len(w)
+        ids = _WORD_KEYS_STR[w]
+        pos = low.find(w)
+        while pos >= 0:
+            end = pos + lw
+            if not ((pos and (low[pos - 1].isalnum() or low[pos - 1] == "_"))
+                    or (end < len(low) and low[end].isalnum())):
+                for cid in ids:
+                    cue = cues[cid]
+                    mm = cue.regex.match(low, pos)
+                    if mm is not None:
+                        hits.append((cue.intent, _RANK[cue.tier], pos - mm.end(), pos, cue.tier, mm.group()))
+            pos = low.find(w, end)
     for key, ids in _ASCII_SUBS:
         if key in low:
             for cid in ids:
