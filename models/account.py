@@ -1,13 +1,15 @@
 """Per-account running state: fixed-size event-time rings, counters and bounded sketches.
 
-One :class:`AccountState` per account, updated once per request in O(1) (the SpaceSaving
-top-k replacement is O(k) with k = 16). Everything is bounded whatever the traffic: 60
-one-minute buckets, 24 one-hour buckets, a 24-bin hour-of-day histogram, a top-k template
-counter, the last few SimHashes, at most ``max_models`` models and ``max_ip_blocks`` /24
-blocks. Buckets are keyed by ``ts // bucket_ms`` (event time, never the wall clock).
+One :class:`AccountState` per account. :meth:`AccountState.update` folds every request's
+metadata in, O(1); :meth:`AccountState.update_text` folds in the text signals of the
+requests the engine analyses (all of an account's first few, then a sample), O(k) on a
+top-k replacement with k = 16. Everything is bounded whatever the traffic: 60 one-minute
+buckets, 24 one-hour buckets, a 24-bin hour-of-day histogram, a top-k template counter, the
+last few SimHashes, at most ``max_models`` models and ``max_ip_blocks`` /24 blocks. Buckets
+are keyed by ``ts // bucket_ms`` (event time, never the wall clock).
 
 :meth:`AccountState.features` turns the state into the named signals the scorer and the
-River models read (values in natural units: requests/hour, bits, shares).
+River models read (values in natural units: requests/hour, bits, shares, tokens).
 
 >>> from types import SimpleNamespace as NS
 >>> st = AccountState.new(created_ts=0, tier="free")

@@ -39,11 +39,25 @@ class EngineConfig:
     Account scoring
     ---------------
     min_requests
-        Requests an account needs before it can alert at all. Default - 20.
+        Requests an account needs before the regular account alert (intent x two evidence
+        families) can fire. Default - 10.
+    sparse_min_requests
+        Below ``min_requests`` an account may only alert on the *sparse* rule (an extraction
+        intent on most requests and maxed-out outputs: low-and-slow), from this many
+        requests on. Default - 3.
     eval_every_requests / eval_every_ms
         An account's features are re-evaluated (rules + River models) every this many
-        requests or after this much event time, whichever comes first (features are never
-        scored per event, to stay inside the per-event budget). Defaults - 8, 120 000 ms.
+        requests or after this much event time, whichever comes first, and once at
+        ``min_requests`` (features are never scored per event, to stay inside the per-event
+        budget). Defaults - 16, 300 000 ms.
+    text_full / text_every
+        Text signals (fingerprint, intents) are computed for an account's first
+        ``text_full`` requests, then for a keyed-hash sample of 1 in ``text_every`` (the
+        sender cannot predict which). Shares of intents and templates are over analysed
+        requests. Defaults - 10, 8.
+    max_future_skew_ms
+        Event time may run ahead of the partition clock by at most this much; further
+        ahead it is clamped until a second event confirms the jump. Default - 600 000.
     intent_hit
         An intent score at or above this counts as a request *of* that intent. Default - 0.5.
     ew_alpha
@@ -54,26 +68,41 @@ class EngineConfig:
         (0.75, 0.9).
     min_evidence
         Independent evidence families (besides the intent mix) that must fire for an
-        account alert. Default - 2.
+        account alert when its outputs are maximised; one more otherwise; established
+        team/enterprise accounts need maximised outputs. Default - 2.
+    baseline_every_ms
+        An account contributes to the population baselines at most this often, so busy
+        accounts do not outweigh light ones. Default - 3 600 000.
 
     Accounts: memory caps
     ---------------------
-    top_templates (SpaceSaving k), max_models, max_ip_blocks, max_link_keys.
+    top_templates (SpaceSaving k), recent_simhashes, max_models, max_ip_blocks,
+    max_link_keys, max_recent_alerts.
 
     Links and clusters
     ------------------
-    link_refresh_ms
-        An (account, link key) update is re-sent at most this often. Default - 300 000.
+    link_refresh_ms / link_check_ms
+        An (account, link key) update is re-sent at most every ``link_refresh_ms``; an
+        account's link keys are looked at most every ``link_check_ms``. Defaults - 600 000,
+        60 000.
     cluster_window_ms
         Members seen within this window count as active. Default - 7 200 000.
     max_members
         Members stored per link key (least recently seen evicted). Default - 256.
     broad_members
         A link key with more distinct members than this is *broad* (NAT, SDK default):
-        it can only alert if the harvesting share among members is high. Default - 64.
+        it can only alert if nearly every active member harvests. Default - 64.
     min_cluster_members / cluster_member_share
-        Active members, and the share of them with an extraction-like intent mix, needed
-        for a cluster alert. Defaults - 3, 0.6.
+        Harvesting members, and their share among active members, needed for a cluster
+        alert. Defaults - 3, 0.6.
+    member_suspicion / member_min_requests
+        A member *harvests* when its own suspicion (intent x output maximisation, see
+        :func:`models.scoring.shrunk_suspicion`) reaches this and it sent at least this many
+        requests. Defaults - 0.5, 3.
+    min_pay_members / pooled_min_requests
+        A payment-linked (one payer) cluster needs only this many harvesting members, or its
+        members' pooled traffic (at least ``pooled_min_requests`` requests) must be
+        harvesting-like: hydra members are each too light to judge. Defaults - 2, 8.
     model_new_ms / model_warmup_ms
         A model is *new* for this long after it is first seen, provided it was first seen
         at least ``model_warmup_ms`` after the partition's first event. Defaults - 24 h, 1 h.
