@@ -222,7 +222,6 @@ class ClusterEngine:
         agg = sum(rates)
         young = sum(1 for _, m in harvest if float(m[S_AGE]) < 14) / nh
         alerted = sum(1 for _, m in harvest if m[S_ALERTED]) / nh
-        ext_mean = sum(float(m[S_EXT]) for _, m in harvest) / nh
         susp_mean = sum(float(m[S_SUSP]) for _, m in harvest) / nh
         fam = [
             ("link_kind", LINK_WEIGHT.get(st.kind, 0.2), LINK_WEIGHT.get(st.kind, 0.2), 0.0, f"shared {st.kind} key"),
@@ -244,8 +243,10 @@ class ClusterEngine:
             if m[S_CAMP]:
                 camps[m[S_CAMP]] = camps.get(m[S_CAMP], 0) + 1
         dom, dom_n = max(camps.items(), key=lambda kv: (kv[1], kv[0])) if camps else ("hydra_cluster", 0)
-        if ext_mean < 0.5:
-            campaign = "reseller_mixing"
+        if st.kind == "pay":
+            campaign = "hydra_cluster"  # several accounts, one payer
+        elif share < 0.8:
+            campaign = "reseller_mixing"  # one network carrying ordinary and harvesting traffic
         elif dom_n >= 0.7 * nh and dom != "anomalous_usage" and nh < 10:
             campaign = dom
         else:
