@@ -383,7 +383,9 @@ def _noop_agent_main(argv: list[str]) -> None:
                 tmp.write_text(json.dumps(res))
                 tmp.rename(out_path)
 
-    faust.Worker(app, loglevel="warning").execute_from_commandline()
+    worker = faust.Worker(app, loglevel="warning")
+    worker.spinner = None  # as the real worker (streams.commands): no DEBUG root logger
+    worker.execute_from_commandline()
 
 
 # --------------------------------------------------------------------------- topology phases

@@ -37,6 +37,9 @@ def worker_command(web_port: int | None, data_dir: Path | None, loglevel: str | 
     settings = _settings(web_port=web_port, data_dir=data_dir, log_level=loglevel)
     dg = build_app(settings)
     worker = faust.Worker(dg.app, loglevel=settings.log_level)
+    # No terminal spinner: at log level warning and above Faust's spinner handler sets the root
+    # logger to DEBUG, and every aiokafka/Faust debug call then builds a LogRecord per message.
+    worker.spinner = None
     worker.execute_from_commandline()
 
 

@@ -229,9 +229,10 @@ class Runtime:
         self._volume_dirty = {}
         for engines in (self.accounts, self.clusters):
             for p in list(engines) if partitions is None else list(partitions):
-                eng = engines.pop(p, None)
-                if eng is not None:
-                    eng.evict_all()
+                # Dropped, not ``evict_all()``-ed: evicting flushes state into the store, and the
+                # table store is written by the agent only (per batch, in an event's context, with
+                # its changelog record). What the batches produced is already written.
+                engines.pop(p, None)
 
     # -- batches -----------------------------------------------------------------
     def process_requests(self, records: Iterable[InputRecord]) -> BatchOutput:
