@@ -52,6 +52,10 @@ _LOG2 = math.log(2)
 LONG_OUTPUT_TOKENS = 2000
 XLONG_OUTPUT_TOKENS = 4000
 
+#: Two wrappers whose SimHashes differ in at most this many of 64 bits are one template
+#: (paraphrased); unrelated prompts differ in ~32 bits (P(<= 8) ~ 1e-5).
+NEAR_BITS = 8
+
 #: Intents whose requests count as *extraction-like* for the cluster summaries: reasoning
 #: traces, grading, safe rewriting, computer use and vision. Plain coding/analysis/tool use
 #: is what most honest developers do, so it does not count on its own.
@@ -78,9 +82,9 @@ class AccountState:
         "m_idx", "m_cnt", "h_idx", "h_cnt", "h_out", "hod",
         "gap_mean", "gap_var", "n_gaps",
         "i_hit", "i_ew", "n_extract",
-        "tpl", "sims", "n_dup",
+        "tpl", "tsim", "sims", "n_dup",
         "n_reason", "n_long", "n_tools", "n_img", "n_err", "n_429", "sum_out",
-        "n_txt", "n_xlong", "n_int", "link_ts", "base_ts",
+        "n_txt", "n_xlong", "n_int", "link_ts", "base_ts", "last_tpl",
         "models", "n_new",
         "ips", "links",
         # scoring / decisions
@@ -109,6 +113,7 @@ class AccountState:
         s.i_ew = [0.0] * 8
         s.n_extract = 0
         s.tpl = {}
+        s.tsim = {}
         s.sims = []
         s.n_dup = 0
         s.n_reason = 0
@@ -123,6 +128,7 @@ class AccountState:
         s.n_int = 0
         s.link_ts = -1
         s.base_ts = -1
+        s.last_tpl = 0
         s.models = {}
         s.n_new = 0
         s.ips = []
@@ -145,7 +151,7 @@ class AccountState:
 
     # -- serialisation (plain JSON: lists and str-keyed dicts only) -------------------------
     def to_json(self) -> list[Any]:
-        return [getattr(self, k) if k not in ("tpl",) else [[a, b] for a, b in self.tpl.items()]
+        return [getattr(self, k) if k not in ("tpl", "tsim") else [[a, b] for a, b in getattr(self, k).items()]
                 for k in self.__slots__]
 
     @classmethod
@@ -154,6 +160,7 @@ class AccountState:
         for k, v in zip(cls.__slots__, obj):
             setattr(s, k, v)
         s.tpl = {int(a): b for a, b in s.tpl}
+        s.tsim = {int(a): b for a, b in s.tsim}
         return s
 
     # -- update: once per request -----------------------------------------------------------
@@ -265,24 +272,38 @@ class AccountState:
             self.n_extract += 1
         if anyi:
             self.n_int += 1
-        # templates: SpaceSaving top-k
+        # templates: SpaceSaving top-k over wrappers; a wrapper within NEAR_BITS (SimHash)
+        # of a tracked one is the same template paraphrased and counts there
         t = sig.template
         tpl = self.tpl
+        tsim = self.tsim
         c = tpl.get(t)
+        if c is None:
+            sh = sig.simhash
+            if sh:
+                for tid, h in tsim.items():
+                    if (h ^ sh).bit_count() <= NEAR_BITS:
+                        t = tid
+                        c = tpl[tid]
+                        break
         if c is not None:
             tpl[t] = c + 1
         elif len(tpl) < k_tpl:
             tpl[t] = 1
+            tsim[t] = sig.simhash
         else:
             mk = min(tpl, key=tpl.__getitem__)
             tpl[t] = tpl.pop(mk) + 1
-        # exact payload repeats (retries / resampling): last few SimHashes
-        sh = sig.simhash
+            tsim.pop(mk, None)
+            tsim[t] = sig.simhash
+        self.last_tpl = t
+        # exact payload repeats (retries / resampling): the last few raw-text digests
+        dg = getattr(sig, "digest", 0) or sig.simhash
         sims = self.sims
-        if sh in sims:
+        if dg in sims:
             self.n_dup += 1
         else:
-            sims.append(sh)
+            sims.append(dg)
             if len(sims) > k_sims:
                 del sims[0]
 

@@ -121,7 +121,6 @@ class EngineConfig:
     alert_threshold: float = 0.6
     step_thresholds: tuple[float, ...] = (0.75, 0.9)
     min_evidence: int = 2
-    young_account_ms: int = 14 * 86_400_000
     old_account_ms: int = 180 * 86_400_000
     # account memory caps
     top_templates: int = 16
@@ -142,7 +141,6 @@ class EngineConfig:
     broad_members: int = 64
     min_cluster_members: int = 3
     cluster_member_share: float = 0.6
-    member_extraction_share: float = 0.3
     member_suspicion: float = 0.5
     member_min_requests: int = 3
     min_pay_members: int = 2
@@ -183,5 +181,5 @@ class EngineConfig:
     def state_tag(self) -> str:
         """Short hash of the parameters that shape stored state (part of every state key)."""
         shape = (self.top_templates, self.recent_simhashes, self.max_models, self.max_ip_blocks,
-                 self.max_link_keys, self.max_members, 2)
+                 self.max_link_keys, self.max_members, 3)
         return hashlib.sha1(repr(shape).encode()).hexdigest()[:6]

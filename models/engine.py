@@ -255,7 +255,7 @@ class AccountEngine:
             cands.append(("asnua", f"{ev.asn}|{ev.user_agent}"))
         # the account's own repeated prompt template (never the system prompt)
         if sig is not None:
-            t = sig.template
+            t = st.last_tpl  # the tracked template this request counted under (paraphrases merged)
             c = st.tpl.get(t)
             if c is not None and c >= cfg.template_link_min_count and c >= cfg.template_link_min_share * st.n_txt:
                 cands.append(("tpl", str(t)))

@@ -181,6 +181,7 @@ class Fingerprint(NamedTuple):
     head: int
     tail: int
     simhash: int
+    digest: int = 0  # 64-bit hash of the raw text: exact repeats (retries, resampling)
 
 
 def fingerprint(text: str | None) -> Fingerprint:
@@ -203,6 +204,7 @@ def fingerprint(text: str | None) -> Fingerprint:
         _h64("h|" + head),
         _h64("t|" + tail),
         _simhash_tokens(tokens),
+        _h64(text) if text else 0,
     )
 
 

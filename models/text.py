@@ -61,6 +61,8 @@ class TextSignals:
         64-bit id of the first segment (shared by prefix-only wrappers).
     tail
         64-bit id of the last segment (shared by suffix-only wrappers).
+    digest
+        64-bit hash of the raw prompt (exact repeats).
     """
 
     template: int
@@ -70,6 +72,7 @@ class TextSignals:
     sys_template: int | None
     head: int = 0
     tail: int = 0
+    digest: int = 0
 
 
 def _sys_template(system_prompt: str) -> int:
@@ -122,4 +125,5 @@ def _compute(prompt: str | None, system_prompt: str | None, tool_count: int, ima
         _sys_template(system_prompt) if system_prompt else None,
         fp.head,
         fp.tail,
+        fp.digest,
     )

@@ -90,3 +90,24 @@ def test_state_round_trips_through_json() -> None:
     st = feed([T0 + i * MIN for i in range(12)])
     back = AccountState.from_json(orjson.loads(orjson.dumps(st.to_json())))
     assert back.features(T0 + 12 * MIN) == st.features(T0 + 12 * MIN)
+
+
+def test_paraphrased_wrappers_count_as_one_template_and_payload_repeats_as_duplicates() -> None:
+    from models.text import text_signals
+
+    judge = ("You are an expert grader. Read the two answers below carefully and decide which one is better.\n{}\n"
+             "Output your final verdict strictly as [[A]] or [[B]] please.")
+    variants = [judge, judge.replace("grader", "judge"), judge.replace("expert", "EXPERT").replace("better", "best")]
+    st = AccountState.new(None, None)
+    for i in range(12):
+        payload = f"Answer A: option {i} is right because of reason {i * 7}. Answer B: option {i + 1} is right."
+        sig = text_signals(variants[i % 3].format(payload))
+        st.update(ev(), T0 + i * MIN, 8, 16, False)
+        st.update_text(sig, 0.5, 0.05, 16, 16)
+    f = st.features(T0 + 12 * MIN)
+    assert f["top_template_share"] == 1.0  # three wordings, one template
+    assert f["dup_rate"] == 0.0  # every payload differs
+    for _ in range(4):  # the same request resent
+        st.update(ev(), T0 + 13 * MIN, 8, 16, False)
+        st.update_text(text_signals(variants[0].format("same payload")), 0.5, 0.05, 16, 16)
+    assert st.n_dup == 3
