@@ -53,8 +53,9 @@ LONG_OUTPUT_TOKENS = 2000
 XLONG_OUTPUT_TOKENS = 4000
 
 #: Two wrappers whose SimHashes differ in at most this many of 64 bits are one template
-#: (paraphrased); unrelated prompts differ in ~32 bits (P(<= 8) ~ 1e-5).
-NEAR_BITS = 8
+#: (one reworded word moves ~10-13 bits); unrelated prompts differ in 32 +- 4 bits, so a
+#: spurious merge needs a 4.5 sigma coincidence (~3e-5 per comparison).
+NEAR_BITS = 14
 
 #: Intents whose requests count as *extraction-like* for the cluster summaries: reasoning
 #: traces, grading, safe rewriting, computer use and vision. Plain coding/analysis/tool use
