@@ -257,13 +257,18 @@ class ClusterEngine:
         # every other kind names only the members that harvest on their own evidence, so an
         # honest user behind the same NAT, SDK or copied template is never named
         named = [a for a, _ in (active if st.kind == "pay" else harvest)]
-        grew = st.step > 0 and len(named) >= st.named + max(1, st.named // 10)
+        # members join over time (hydra accounts are short-lived): once the cluster has
+        # alerted, members it has not named yet escalate it again, in batches of >= 10 %
+        members = st.members
+        fresh = [a for a in named if not members[a][S_ALERTED]]
+        before = sum(1 for m in members.values() if m[S_ALERTED])
+        grew = st.step > 0 and target > 0 and len(fresh) >= max(1, before // 10)
         if target <= 0 or (target <= st.step and not grew):
             return StepResult()
         step = max(target, st.step + 1) if grew else target
         st.step = step
         st.campaign = campaign
-        st.named = len(named)
+        st.named = before + len(fresh)
         for a, m in active:
             if a in named:
                 m[S_ALERTED] = 1
