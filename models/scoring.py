@@ -142,7 +142,11 @@ def assess(f: dict[str, float], tier: str | None, anomaly: float, p_attack: floa
         sh = sum(f[n] for n in names)
         if sh > best_share:
             best_c, best_share = c, min(1.0, sh)
-    intent = _ramp(best_share, 0.2, 0.6)
+    # Explicit extraction phrasing (reasoning traces, grading, safe rewrites) is rare in
+    # ordinary prompts (<= 0.2 % of benign corpus prompts) and the lexicons miss paraphrases,
+    # so a lower share already means a lot; coding / tool use is everyday developer work.
+    lo, hi = (0.15, 0.45) if best_c in SPARSE_CAMPAIGNS else (0.2, 0.6)
+    intent = _ramp(best_share, lo, hi)
     med = base.quantile
     reasons: list[dict[str, Any]] = []
     if best_share > 0:
@@ -216,11 +220,12 @@ def assess(f: dict[str, float], tier: str | None, anomaly: float, p_attack: floa
     # sparse accounts (too few requests for volume/timing evidence): only an extraction
     # intent on nearly every request *and* maxed-out outputs on most of them may alert.
     # An account may alert (the engine also checks its request count) with ``min_evidence``
-    # families when its outputs are maximised, one more otherwise; an established team or
-    # enterprise account only with maximised outputs (eval pipelines and batch jobs are
-    # regular, repetitive and voluminous by design).
-    need = 0 if om >= 0.5 else (99 if trusted else 1)
-    sparse_ok = (campaign in SPARSE_CAMPAIGNS and best_share >= 0.5 and om >= 0.9
+    # families when its outputs are maximised. Without output maximisation only explicit
+    # extraction phrasing may alert, with one more family, and never on an established team
+    # or enterprise account: volume, regular timing and one repeated template are what
+    # batch jobs, eval pipelines and developer tooling look like by design.
+    need = 0 if om >= 0.5 else (1 if campaign in SPARSE_CAMPAIGNS and not trusted else 99)
+    sparse_ok = (campaign in SPARSE_CAMPAIGNS and intent >= 0.5 and om >= 0.9
                  and f["xlong_output_share"] >= 0.5)
     # how harvesting-like the account is on its own, whatever the campaign mix (hydra members
     # spread over several): any capability intent x output maximisation
