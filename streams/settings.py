@@ -26,7 +26,10 @@ def _kafka(name: str) -> AliasChoices:
 class Settings(BaseSettings):
     """distillguard settings. Environment variable names are given per field."""
 
-    model_config = SettingsConfigDict(env_prefix="DISTILLGUARD_", frozen=True, extra="ignore")
+    # populate_by_name: Settings(bootstrap_servers=...) must not be silently ignored (the
+    # Kafka fields have KAFKA_* aliases; without it only the alias names were accepted).
+    model_config = SettingsConfigDict(env_prefix="DISTILLGUARD_", frozen=True, extra="ignore",
+                                      populate_by_name=True)
 
     # --- Kafka connection -------------------------------------------------
     bootstrap_servers: str = Field(
