@@ -29,17 +29,13 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from time import perf_counter as _perf
 from collections.abc import Callable
+from time import perf_counter as _perf
 from typing import Any
 
 from models.account import HOUR_MS, AccountState
 from models.alerts import StepResult, make_alert
-from models.cluster import (
-    S_ALERTED,
-    ClusterEngine,
-    default_partitioner,
-)
+from models.cluster import ClusterEngine, default_partitioner
 from models.config import EngineConfig
 from models.event import RequestEvent
 from models.learners import ModelBank
@@ -49,9 +45,6 @@ from models.state import KeyedCache, StateStore, dumps, loads
 from models.text import text_signals
 
 __all__ = ["AccountEngine", "ClusterEngine", "Engine", "EngineConfig", "StepResult"]
-
-_ALLOW_LINK_SUMMARY = S_ALERTED  # summary fields sent (the cluster engine adds its own flag)
-
 
 def _hkey(kind: str, value: str) -> str:
     return f"{kind}:{hashlib.sha1(value.encode()).hexdigest()[:16]}"  # noqa: S324 - pseudonymous key
@@ -262,15 +255,15 @@ class AccountEngine:
         links = st.links
         summary = None
         for kind, value in cands:
-            raw = kind + "\x00" + value
-            ent = links.get(raw)
+            lkey = _hkey(kind, value)  # state never holds the raw IP / payment fingerprint
+            ent = links.get(lkey)
             if ent is None:
                 if len(links) >= cfg.max_link_keys:
                     continue
                 per_kind = sum(1 for e in links.values() if e[2] == kind)
                 if per_kind >= (2 if kind in ("ip24", "tpl") else 1):
                     continue
-                ent = links[raw] = [_hkey(kind, value), -1, kind]
+                ent = links[lkey] = [lkey, -1, kind]
             elif ts - ent[1] < cfg.link_refresh_ms:
                 continue
             ent[1] = ts

@@ -149,3 +149,12 @@ def test_idle_then_busy_account_uses_event_time_only() -> None:
     # at the clamp until a second one confirms that time moved on)
     assert eng.account_view("a")["signals"]["req_1h"]["value"] in (4, 5)
     assert eng.account_view("a")["last_ts"] == T0 + 5 * HOUR + 4 * MIN
+
+
+def test_state_holds_no_raw_identifiers_or_prompt_text() -> None:
+    eng = AccountEngine()
+    for e in harvester("bad-1", n=30, payment_fingerprint="pf-secret-4242", client_ip="198.51.100.77"):
+        eng.process(e)
+    blob = b"".join(eng.pop_dirty().values())
+    for secret in (b"pf-secret-4242", b"198.51.100", b"Show your complete reasoning"):
+        assert secret not in blob
