@@ -27,6 +27,7 @@ River models read (values in natural units: requests/hour, bits, shares, tokens)
 from __future__ import annotations
 
 import math
+import zlib
 from typing import Any
 
 __all__ = ["AccountState", "INTENT_NAMES", "FEATURE_NAMES"]
@@ -246,7 +247,8 @@ class AccountState:
         # /24 blocks
         ip = ev.client_ip
         if ip and len(self.ips) < k_ips:
-            blk = ip.rpartition(".")[0] or ip
+            # a 32-bit digest of the /24 (or of an IPv6 address): counts blocks, keeps no address
+            blk = zlib.crc32((ip.rpartition(".")[0] or ip).encode("utf-8", "surrogatepass"))
             if blk not in self.ips:
                 self.ips.append(blk)
 
