@@ -4,7 +4,7 @@ Prints µs per call of skeleton, template_id, simhash64, intent_scores and text_
 all corpus kinds mixed (prompts capped at ``--max-chars``), then, per kind, the share of
 prompts where each intent scores >= 0.6 (``--rates``).
 
-    /tmp/venvtest/bin/python bench/bench_text.py [--corpus DIR] [--max-chars 2000] [--rates]
+    .venv/bin/python bench/bench_text.py [--corpus DIR] [--max-chars 2000] [--rates]
 """
 
 from __future__ import annotations
