@@ -76,7 +76,7 @@ def test_lsh_bands_collide_for_near_duplicates() -> None:
 def test_cost_and_output_are_bounded_for_huge_prompts() -> None:
     fp = fingerprint("word " * 200_000 + "Output [[A]] or [[B]].")
     assert len(fp.skeleton) <= 400 + 3 + 120
-    assert fp.template == template_id("word " * 10 + "\nOutput [[A]] or [[B]].") or fp.template != 0
+    assert fp.skeleton.endswith("output [[a]] or [[b]].")  # the closing instruction survives
     assert 0 <= fp.simhash < 2**64
 
 
