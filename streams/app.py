@@ -179,6 +179,7 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
         broker_session_timeout=settings.session_timeout_ms / 1000,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_ms / 3000),
         producer_linger_ms=1,
+        consumer_max_fetch_size=settings.consumer_max_fetch_bytes,
         consumer_auto_offset_reset="earliest",
         consumer_group_instance_id=settings.group_instance_id,
         stream_wait_empty=False,
@@ -268,6 +269,8 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
                 metrics.stage_latency.labels("engine").observe(out.engine_s)
                 for partition, event in last.items():
                     dg.last_offsets[partition] = event.message.offset
+            elif kind == "cluster":
+                metrics.link_updates.inc(out.events)
 
     @app.agent(requests_t, name="score-requests")
     async def score_requests(stream: Any) -> None:

@@ -73,6 +73,7 @@ class BenchConfig:
     bootstrap: str | None = None
     partitions: int = 4
     latency_s: float = 5.0
+    latency_accounts: int = 1_000
     latency: bool = True
     noop: bool = True
     seed: int = 1
@@ -351,6 +352,8 @@ def _noop_agent_main(argv: list[str]) -> None:
     """Entry of the noop-agent subprocess: Faust app with one parse-only agent."""
     import faust
 
+    from streams.settings import Settings
+
     bootstrap, topic_name, partitions, expected, out_path, data_dir = argv
     expected_n = int(expected)
     app = faust.App(f"bench-noop-{uuid.uuid4().hex[:8]}", broker="kafka://" + bootstrap,
@@ -358,7 +361,7 @@ def _noop_agent_main(argv: list[str]) -> None:
                     processing_guarantee="at_least_once", broker_commit_interval=1.0,
                     producer_linger_ms=1, consumer_auto_offset_reset="earliest",
                     stream_wait_empty=False, table_standby_replicas=0, web_enabled=False,
-                    autodiscover=False)
+                    autodiscover=False, consumer_max_fetch_size=Settings().consumer_max_fetch_bytes)
     topic = app.topic(topic_name, key_type=bytes, value_type=bytes, key_serializer="raw",
                       value_serializer="raw", partitions=int(partitions))
     cpu0 = time.process_time()
@@ -396,6 +399,7 @@ class Topology:
         self.settings = settings
         self.app_id = f"bench-{run}"
         self.workers = [start_worker(settings, self.app_id, work, work, i) for i in range(n)]
+        self._probe: Any = None
 
     def check_alive(self) -> None:
         for w in self.workers:
@@ -415,6 +419,21 @@ class Topology:
     def events(self) -> int:
         return int(self.totals().get("distillguard_events_total", 0))
 
+    def links_pending(self) -> int:
+        """Link updates on the links topic the cluster agents have not consumed yet."""
+        from kafka import KafkaConsumer, TopicPartition
+
+        if self._probe is None:
+            self._probe = KafkaConsumer(bootstrap_servers=self.settings.bootstrap_servers)
+        tps = [TopicPartition(self.settings.links_topic, p) for p in range(self.settings.topic_partitions)]
+        end = sum(self._probe.end_offsets(tps).values())
+        done = int(self.totals().get("distillguard_link_updates_total", 0))
+        return max(0, end - done)
+
+    def drained(self, requests: int) -> bool:
+        """Every request event processed, and every link update it caused."""
+        return self.events() >= requests and self.links_pending() == 0
+
     def cpu_s(self) -> float:
         return sum(proc_cpu_s(w.proc.pid) for w in self.workers)
 
@@ -422,6 +441,8 @@ class Topology:
         return [proc_rss_mb(w.proc.pid) for w in self.workers]
 
     def stop(self) -> None:
+        if self._probe is not None:
+            self._probe.close()
         for w in self.workers:
             if w.proc.poll() is None:
                 w.proc.send_signal(signal.SIGTERM)
@@ -429,7 +450,8 @@ class Topology:
             _stop(w.proc)
 
     def consume_backlog(self, expected: int, timeout_s: float) -> Phase:
-        """Wait until the group processed ``expected`` events; the rate after all were ready."""
+        """Wait until the group processed ``expected`` events and the link updates they caused;
+        the rate is taken from the moment all workers were ready."""
         deadline = time.monotonic() + timeout_s
         t_ready = None
         n_ready = 0
@@ -445,7 +467,7 @@ class Topology:
             samples.append((now, n))
             if t_ready is None and self.all_ready():
                 t_ready, n_ready, cpu_ready = now, n, self.cpu_s()
-            if n >= expected and t_ready is not None:
+            if n >= expected and t_ready is not None and self.links_pending() == 0:
                 break
             time.sleep(0.2)
         t_done, cpu_done = time.perf_counter(), self.cpu_s()
@@ -460,10 +482,28 @@ class Topology:
 
 async def paced_latency(settings: Any, topo: Topology, pool: list[dict[str, Any]], rate: float,
                         duration_s: float, accounts: int, prefix: str, max_rate: float) -> Phase:
-    """Produce at ``rate`` events/s for ``duration_s``; latency of each account alert."""
+    """Produce at ``rate`` events/s for ``duration_s``; latency of each account alert.
+
+    The accounts are established first: one unmeasured event each (their first events fan
+    out link updates to the cluster agents, a one-off per account and link refresh period),
+    then the paced events cycle over them and about one in ``HEAVY_EVERY`` per pass alerts.
+    """
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     n_total = max(1, int(rate * duration_s))
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=1, acks=1)
+    await producer.start()
+    gen = synth(pool, accounts + n_total, accounts, prefix)
+    warm = topo.events() + accounts
+    for _ in range(accounts):
+        key, ev = next(gen)
+        ev["ts"] = ts = int(time.time() * 1000)
+        await producer.send(settings.requests_topic, value=orjson.dumps(ev), key=key, timestamp_ms=ts)
+    await producer.flush()
+    deadline = time.monotonic() + 30.0 + 2 * accounts / max(max_rate, 1.0)
+    while not topo.drained(warm) and time.monotonic() < deadline:
+        topo.check_alive()
+        await asyncio.sleep(0.1)
     before = topo.events()
     consumer = AIOKafkaConsumer(settings.alerts_topic, bootstrap_servers=settings.bootstrap_servers,
                                 group_id=None, auto_offset_reset="latest", enable_auto_commit=False,
@@ -489,9 +529,6 @@ async def paced_latency(settings: Any, topo: Topology, pool: list[dict[str, Any]
                         latencies.append(now_ms - alert["ts"])
 
     reader = asyncio.create_task(read_alerts())
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=1, acks=1)
-    await producer.start()
-    gen = synth(pool, n_total, accounts, prefix)
     sent = 0
     t0 = time.perf_counter()
     cpu0 = topo.cpu_s()
@@ -509,7 +546,7 @@ async def paced_latency(settings: Any, topo: Topology, pool: list[dict[str, Any]
         produce_s = time.perf_counter() - t0
         # overload (rate above what the workers sustain) drains at max_rate
         deadline = time.monotonic() + 30.0 + 2 * n_total / max(max_rate, 1.0)
-        while topo.events() < before + n_total and time.monotonic() < deadline:
+        while not topo.drained(before + n_total) and time.monotonic() < deadline:
             topo.check_alive()
             await asyncio.sleep(0.1)
         cpu1 = topo.cpu_s()
@@ -587,13 +624,15 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
 
         if cfg.latency:
             phases["lat1"] = asyncio.run(paced_latency(settings, topo, pool, cfg.rate, cfg.latency_s,
-                                                       cfg.accounts, f"l1{run}", full.rate))
+                                                       min(cfg.accounts, cfg.latency_accounts), f"l1{run}",
+                                                       full.rate))
             _log(f"latency at {cfg.rate:,.0f} ev/s: p50 {phases['lat1'].extra['p50_ms']} ms, "
                  f"p99 {phases['lat1'].extra['p99_ms']} ms ({phases['lat1'].extra['alerts']} alerts)")
             rate80 = round(0.8 * full.rate, -2)
             if rate80 > 0 and abs(rate80 - cfg.rate) > 0.05 * cfg.rate:
                 phases["lat2"] = asyncio.run(paced_latency(settings, topo, pool, rate80, cfg.latency_s,
-                                                           cfg.accounts, f"l2{run}", full.rate))
+                                                           min(cfg.accounts, cfg.latency_accounts), f"l2{run}",
+                                                           full.rate))
                 _log(f"latency at {rate80:,.0f} ev/s: p50 {phases['lat2'].extra['p50_ms']} ms, "
                      f"p99 {phases['lat2'].extra['p99_ms']} ms ({phases['lat2'].extra['alerts']} alerts)")
         rss_end = topo.rss_mb()

@@ -22,6 +22,8 @@ class Metrics:
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.events = Counter("distillguard_events", "Request events consumed", registry=r)
+        self.link_updates = Counter("distillguard_link_updates", "Link updates consumed by the cluster agent",
+                                    registry=r)
         self.deadletter = Counter("distillguard_deadletter", "Records sent to the dead-letter topic",
                                   ["reason"], registry=r)
         self.alerts = Counter("distillguard_alerts", "Alerts emitted", ["campaign", "severity"], registry=r)

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     model_key: str = Field("change-me-distillguard", description="HMAC key for model snapshots")
     cache_size: int = Field(50_000, ge=100, description="decoded states kept in memory per partition")
     commit_interval_ms: int = Field(1000, ge=100)
+    consumer_max_fetch_bytes: int = Field(
+        8 * 1024 * 1024, ge=65_536, description="bytes fetched per partition per request (Faust's "
+        "1 MiB default caps a worker at ~3,300 events/s of 700-byte events here)")
     session_timeout_ms: int = Field(
         30_000, ge=1000, description="consumer group session timeout, ms: how long a dead worker keeps "
         "its partitions before the group hands them to the others (broker minimum: 6000 by default)")
