@@ -83,7 +83,7 @@ class EngineConfig:
     ------------------
     link_refresh_ms / link_check_ms
         An (account, link key) update is re-sent at most every ``link_refresh_ms``; an
-        account's link keys are looked at most every ``link_check_ms``. Defaults - 1 200 000,
+        account's link keys are looked at most every ``link_check_ms``. Defaults - 600 000,
         60 000.
     cluster_window_ms
         Members seen within this window count as active. Default - 7 200 000.
@@ -130,7 +130,7 @@ class EngineConfig:
     max_link_keys: int = 6
     max_recent_alerts: int = 8
     # links / clusters
-    link_refresh_ms: int = 1_200_000
+    link_refresh_ms: int = 600_000
     link_check_ms: int = 60_000
     link_min_requests: int = 1
     template_link_min_count: int = 8

@@ -239,6 +239,14 @@ class AccountEngine:
         if sig is None and st.link_ts >= 0 and ts - st.link_ts < cfg.link_check_ms:
             return
         st.link_ts = ts
+        # a member whose own suspicion just crossed the cluster bar refreshes every key now
+        # (cheap: a few divisions, at most once a minute per account)
+        if st.links and st.step == 0:
+            own = shrunk_suspicion(st.n, st.n_txt, st.n_int, st.n_reason, st.n_long, st.n_xlong,
+                                   self._out_ratio(st))
+            if (own >= cfg.member_suspicion) != (st.susp >= cfg.member_suspicion):
+                for ent in st.links.values():
+                    ent[1] = -10 * HOUR_MS
         cands = []
         if ev.payment_fingerprint:
             cands.append(("pay", ev.payment_fingerprint))
@@ -272,14 +280,18 @@ class AccountEngine:
             res.links.append({"link_key": ent[0], "kind": kind, "account_id": acct, "ts": ts, "summary": summary})
             self.stats["links"] += 1
 
+    def _out_ratio(self, st: AccountState) -> float:
+        """The account's mean output (tokens) over the population median."""
+        med = self.models.baselines.quantile("mean_out", 0.5, MEAN_OUT_PRIOR)
+        return (st.sum_out / (st.n or 1)) / max(100.0, med)
+
     def _summary(self, st: AccountState, ts: int) -> list[Any]:
         """Compact member summary for the cluster engine (layout: ``models.cluster.S_*``).
 
         The suspicion is recomputed from the state here (a few divisions), so members with
         too few requests for a full evaluation are still judged on their own behaviour.
         """
-        n = st.n or 1
-        out_ratio = (st.sum_out / n) / max(100.0, self.models.baselines.quantile("mean_out", 0.5, MEAN_OUT_PRIOR))
+        out_ratio = self._out_ratio(st)
         own = shrunk_suspicion(st.n, st.n_txt, st.n_int, st.n_reason, st.n_long, st.n_xlong, out_ratio)
         st.susp = round(max(st.susp if st.step else 0.0, own), 4)
         created = st.created
