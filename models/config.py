@@ -68,8 +68,8 @@ class EngineConfig:
         (0.75, 0.9).
     min_evidence
         Independent evidence families (besides the intent mix) that must fire for an
-        account alert when its outputs are maximised; one more otherwise; established
-        team/enterprise accounts need maximised outputs. Default - 2.
+        account alert when its outputs are maximised; two more otherwise, and then only for
+        explicit extraction phrasing on accounts younger than ``old_account_ms``. Default - 2.
     baseline_every_ms
         An account contributes to the population baselines at most this often, so busy
         accounts do not outweigh light ones. Default - 3 600 000.

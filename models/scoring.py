@@ -221,11 +221,11 @@ def assess(f: dict[str, float], tier: str | None, anomaly: float, p_attack: floa
     # intent on nearly every request *and* maxed-out outputs on most of them may alert.
     # An account may alert (the engine also checks its request count) with ``min_evidence``
     # families when its outputs are maximised. Without output maximisation only explicit
-    # extraction phrasing may alert, with one more family, and never on an established
+    # extraction phrasing may alert, with two more families, and never on an established
     # (old) account: volume, regular timing and one repeated template are what batch jobs,
     # eval pipelines, benchmark runs and developer tooling look like by design.
     established = f["age_days"] >= old_account_days
-    need = 0 if om >= 0.5 else (1 if campaign in SPARSE_CAMPAIGNS and not established else 99)
+    need = 0 if om >= 0.5 else (2 if campaign in SPARSE_CAMPAIGNS and not established else 99)
     sparse_ok = (campaign in SPARSE_CAMPAIGNS and intent >= 0.5 and om >= 0.9
                  and f["xlong_output_share"] >= 0.5)
     # how harvesting-like the account is on its own, whatever the campaign mix (hydra members
