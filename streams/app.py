@@ -35,7 +35,7 @@ from faust.types import TP
 
 from models.policy import Policy
 from streams.metrics import Metrics
-from streams.runtime import BatchOutput, InputRecord, Runtime
+from streams.runtime import BatchOutput, InputRecord, Runtime, kafka_partition
 from streams.security import aiokafka_security, faust_credentials
 from streams.settings import Settings
 from streams.tablestore import TableStore
@@ -239,9 +239,15 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
             key = (action["accounts"][0] if len(action["accounts"]) == 1 else action["alert_id"]).encode()
             futs.append(await send(settings.enforcement_topic, key, dumps(action), None, None, None))
             metrics.actions.labels(action["action"]).inc()
-        links_topic = settings.links_topic
+        # One record per links partition per batch, holding that partition's updates in order
+        # (the partition the default partitioner picks for each update's key): the cluster
+        # agent then pays Faust's per-record cost once per batch and partition, not per update.
+        by_partition: dict[int, list[dict[str, Any]]] = {}
         for link in out.links:
-            futs.append(await send(links_topic, str(link["link_key"]).encode(), dumps(link), None, None, None))
+            by_partition.setdefault(kafka_partition(str(link["link_key"]), p), []).append(link)
+        for part, links in by_partition.items():
+            futs.append(await send(settings.links_topic, str(links[0]["link_key"]).encode(), dumps(links),
+                                   part, None, None))
         for dl in out.deadletters:
             key = dl["key_b64"].encode() if dl.get("key_b64") else None
             futs.append(await send(settings.deadletter_topic, key, dumps(dl), None, None, None))
