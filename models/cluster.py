@@ -152,7 +152,8 @@ class ClusterEngine:
         cfg = self.config
         st.last_eval = ts
         horizon = ts - cfg.cluster_window_ms
-        active = [(a, m) for a, m in st.members.items() if m[S_LAST] >= horizon]
+        # allowlisted members (suspicion < 0) take no part in the cluster's judgement
+        active = [(a, m) for a, m in st.members.items() if m[S_LAST] >= horizon and float(m[S_SUSP]) >= 0]
         n_act = len(active)
         if n_act < (cfg.min_pay_members if st.kind == "pay" else cfg.min_cluster_members):
             st.score = 0.0

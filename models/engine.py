@@ -294,11 +294,14 @@ class AccountEngine:
         out_ratio = self._out_ratio(st)
         own = shrunk_suspicion(st.n, st.n_txt, st.n_int, st.n_reason, st.n_long, st.n_xlong, out_ratio)
         st.susp = round(max(st.susp if st.step else 0.0, own), 4)
+        # an allowlisted account (analyst verdict "benign") is sent as suspicion -1: clusters
+        # leave it out entirely (never counted, pooled or named)
+        susp = -1.0 if st.allow else st.susp
         created = st.created
         age_d = (ts - created) / 86_400_000 if created is not None and created <= ts else 365.0
         # layout: models.cluster S_* indexes
         return [st.n, float(sum(st.m_cnt)) if ts // 60_000 - st.m_idx < 60 else 0.0,
-                round(st.n_extract / (st.n_txt or 1), 4), st.campaign, round(st.susp, 4), round(age_d, 3),
+                round(st.n_extract / (st.n_txt or 1), 4), st.campaign, susp, round(age_d, 3),
                 st.minute_mask(ts), ts // 60_000, ts,
                 st.n_txt, st.n_int, st.n_reason, st.n_long, st.n_xlong, round(out_ratio, 3)]
 
@@ -384,6 +387,9 @@ class AccountEngine:
             st.allow = True
             st.confirmed = False
             st.actions = {}
+            for ent in st.links.values():  # tell the clusters at the next request
+                ent[1] = -10 * HOUR_MS
+            st.link_ts = -1
             if f is not None:
                 self.models.learn_verdict(f, False)
             return res

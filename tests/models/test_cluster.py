@@ -87,3 +87,15 @@ def test_broad_key_needs_nearly_every_member_harvesting() -> None:
                             "summary": summ}).alerts
     assert out == []  # the harvesters are left to their own account alerts
     assert eng.cluster_view("ip24:nat")["distinct_members_seen"] == 120
+
+
+def test_allowlisted_member_is_never_named_by_a_cluster() -> None:
+    eng = Engine()
+    eng.feedback("hydra-0", "benign", T0 - MIN)
+    members = [harvester(f"hydra-{i}", n=8, start=T0 + i * 7 * MIN, gap_ms=9 * MIN, seed=20 + i,
+                         payment_fingerprint="pf-shared", client_ip=f"198.51.{i}.9")
+               for i in range(5)]
+    alerts = []
+    for e in interleave(*members):
+        alerts += eng.process(e).alerts
+    assert named(alerts) == {f"hydra-{i}" for i in range(1, 5)}
