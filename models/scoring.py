@@ -2,17 +2,25 @@
 
 A rule is clearer than a model here, so the account score is a small, documented formula:
 
-* **Intent strength** ``I`` - the share of the account's requests whose intent score for the
-  campaign's intents is high (CoT elicitation, rubric grading, safe rewriting, agentic /
-  coding / analysis / computer-use, vision), ramped from ``intent_floor`` to ``intent_full``.
-* **Evidence** ``E`` - a sum over *independent* families, each in [0, 1]: sustained volume
-  above the benign population, a new account ramping fast, 24/7 activity, machine-regular
-  timing, template repetition with payload diversity, output-maximising parameters,
-  traffic moved to a newly released model, one account spread over many networks, the
-  calibrated River anomaly score, and (once trained) the supervised verdict model.
-* ``score = I * (base + (1 - base) * min(1, E / evidence_full))``, damped for long-lived
-  team/enterprise accounts (eval pipelines and batch jobs look like harvesting in isolation).
-  An account alert also needs ``min_evidence`` families firing (>= 0.5) - never one signal.
+* **Intent strength** ``I`` - the share of the account's analysed requests whose intent score
+  for the campaign's intents is high (CoT elicitation, rubric grading, safe rewriting,
+  agentic / coding / analysis / computer-use, vision), ramped 0.15 -> 0.45 for explicit
+  extraction phrasing (rare in ordinary prompts) and 0.2 -> 0.6 for capability intents.
+* **Output maximisation** (:func:`output_max`) - reasoning requested *with* outputs well above
+  the population median, or long / maxed-out outputs on most requests. It is the family
+  that separates harvesting from honest heavy use (benchmarks, coding agents, batch jobs).
+* **Evidence** ``E`` - a sum over *independent* families, each in [0, 1]: output maximisation,
+  a new account (young or ramping fast since creation), sustained volume above the benign
+  population, 24/7 activity, machine-regular timing, template repetition with payload
+  diversity, traffic moved to a newly released model, one account spread over many networks,
+  (once trained) the supervised verdict model, and the calibrated River anomaly quantile at
+  half weight (an outlier corroborates, it never decides).
+* ``score = I * (0.3 + 0.7 * min(1, E / 2))``, damped x0.75 for long-lived team/enterprise
+  accounts. An account alert needs ``min_evidence`` families firing (>= 0.5, anomaly not
+  counted) with output maximisation; without it, two more, explicit extraction phrasing and
+  an account younger than ``old_account_days`` - never one signal.
+* A *sparse* account (low-and-slow: a handful of requests) may alert only on explicit
+  extraction phrasing plus maxed-out outputs on most requests (``Assessment.sparse_ok``).
 
 Without extraction intent the fallback campaign ``anomalous_usage`` can still fire, but only
 on strong, broad evidence (anomaly + several families), and its score is capped.
@@ -27,7 +35,7 @@ from typing import Any
 
 from models.baseline import Baselines
 
-__all__ = ["Assessment", "CAMPAIGN_INTENTS", "assess"]
+__all__ = ["Assessment", "CAMPAIGN_INTENTS", "assess", "output_max", "shrunk_suspicion", "suspicion_of"]
 
 #: campaign -> intent feature names whose shares add up to its intent strength
 CAMPAIGN_INTENTS: dict[str, tuple[str, ...]] = {
