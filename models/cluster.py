@@ -9,13 +9,20 @@ update per (account, link key) when it first sees the pair and at most every
 ``asnua`` same ASN + user agent               (weak: SDK defaults are shared widely)
 ``ip24``  same client /24                     (weak: NATs put hundreds of users together)
 
-A link key alone proves nothing (a campus NAT, a popular SDK). A cluster alert needs
-``min_cluster_members`` active members, a share of them with an extraction-like intent mix
-(``cluster_member_share``), and further independent evidence: link strength, synchronised
-timing (members active in the same minutes), low dispersion of member rates (load
-balancing), aggregate volume far above one account's, young accounts. A link key with more
-than ``broad_members`` distinct members is *broad*: it alerts only if nearly every member
-harvests, and the alert says so. Members per key are capped (least recently seen evicted).
+A link key alone proves nothing (a campus NAT, a popular SDK). Sharing a key never makes a
+member suspicious: a member *harvests* only on its own evidence (its suspicion, intent x
+output maximisation, computed by the account engine, after ``member_min_requests``).
+A cluster alert needs ``min_cluster_members`` harvesting members and their share among the
+active members (``cluster_member_share``), then further independent evidence: link strength,
+synchronised timing (members active in the same minutes), low dispersion of member rates
+(load balancing), aggregate volume far above one account's, young accounts, the members'
+mean suspicion. Only a shared payment fingerprint (one payer) names every active member,
+and there the members' pooled counts are judged too (hydra members are each too light);
+every other kind names only the harvesting members, so an honest user behind the same NAT,
+SDK or copied template is never named. A key with more than ``broad_members`` distinct
+members is *broad*: it alerts only if nearly every active member harvests. Allowlisted
+accounts take no part. Members per key are capped (least recently seen evicted); a cluster
+that alerted alerts again (next step) when members it has not named yet join.
 """
 
 from __future__ import annotations
