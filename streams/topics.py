@@ -24,6 +24,11 @@ class TopicSpec:
     configs: dict[str, str] = field(default_factory=dict)
 
 
+#: largest record the requests topic accepts (bytes); events over ``models.event.MAX_EVENT_BYTES``
+#: are dead-lettered by the worker as ``too_large``
+REQUESTS_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     """Every topic distillguard reads or writes, with its configs.
 
@@ -34,8 +39,11 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     p, r = settings.topic_partitions, settings.replication_factor
     retained = {"cleanup.policy": "delete", "retention.ms": str(settings.retention_ms)}
     keyed_outputs = {"cleanup.policy": "compact,delete", "retention.ms": str(settings.retention_ms)}
+    # Oversized events must reach the worker, which dead-letters them with a reason; with the
+    # broker's 1 MiB default the producer would get an error and the detector would never know.
+    requests = {**retained, "max.message.bytes": str(REQUESTS_MAX_MESSAGE_BYTES)}
     return [
-        TopicSpec(settings.requests_topic, p, r, retained),
+        TopicSpec(settings.requests_topic, p, r, requests),
         TopicSpec(settings.feedback_topic, p, r, retained),
         TopicSpec(settings.links_topic, p, r, {"cleanup.policy": "delete", "retention.ms": str(24 * 3600 * 1000)}),
         TopicSpec(settings.alerts_topic, p, r, keyed_outputs),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 
 import jsonschema
 import orjson
@@ -49,12 +50,18 @@ def test_bad_input_is_dead_lettered_and_processing_goes_on(deployment_factory) -
                               "input_tokens": -5, "output_tokens": 1})),
         (b"k4", b'{"request_id":"z"}'),
     ]
+    huge = orjson.dumps(event("acct-huge", T0, 0, prompt="x" * 10_000_000))  # a 10 MB prompt
     good = list(encode([event("acct-after-bad", T0 + i, i, output_tokens=2000) for i in range(3)]))
-    produce(dep.bootstrap, dep.topics["requests"], bad + good)
+    produce(dep.bootstrap, dep.topics["requests"], bad + [(b"acct-huge", huge)] + good,
+            max_request_size=16 * 1024 * 1024)
 
     dead = consume(dep.bootstrap, dep.topics["deadletter"], timeout_s=60,
-                   until=lambda got: len(got) >= 4)
-    assert len(dead) == 4
+                   until=lambda got: len(got) >= 5)
+    assert len(dead) == 5
+    too_large = [d for d in dead if d["reason"].startswith("too_large")]
+    assert len(too_large) == 1 and too_large[0]["original_size"] == len(huge)
+    assert too_large[0]["truncated"] and too_large[0]["original_sha256"] == hashlib.sha256(huge).hexdigest()
+    dead = [d for d in dead if d is not too_large[0]]
     by_original = {base64.b64decode(d["original_b64"]): d for d in dead}
     assert set(by_original) == {value for _, value in bad}
     assert by_original[b"{not json"]["reason"].startswith("not_json")
@@ -68,6 +75,7 @@ def test_bad_input_is_dead_lettered_and_processing_goes_on(deployment_factory) -
     assert any(a["subject"] == "acct-after-bad" for a in alerts)
     status, metrics = worker.get("/metrics")
     assert status == 200 and 'distillguard_deadletter_total{reason="schema"} 3.0' in metrics
+    assert 'distillguard_deadletter_total{reason="too_large"} 1.0' in metrics
 
 
 def test_views_health_ready_account_and_token(deployment_factory) -> None:

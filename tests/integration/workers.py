@@ -153,11 +153,13 @@ class Deployment:
             worker.stop()
 
 
-def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]]) -> None:
+def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]],
+            max_request_size: int = 1024 * 1024) -> None:
     """Produce records (key, value) in order and wait for every ack."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all",
+                             max_request_size=max_request_size)
     try:
         for key, value in records:
             producer.send(topic, key=key, value=value)
