@@ -36,7 +36,10 @@ def worker_command(web_port: int | None, data_dir: Path | None, loglevel: str | 
 
     settings = _settings(web_port=web_port, data_dir=data_dir, log_level=loglevel)
     dg = build_app(settings)
-    worker = faust.Worker(dg.app, loglevel=settings.log_level)
+    from streams.logs import logging_config
+
+    worker = faust.Worker(dg.app, loglevel=settings.log_level,
+                          logging_config=logging_config(settings.log_format, settings.log_level))
     # No terminal spinner: at log level warning and above Faust's spinner handler sets the root
     # logger to DEBUG, and every aiokafka/Faust debug call then builds a LogRecord per message.
     worker.spinner = None

@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     web_token: str | None = Field(None, description="bearer token required by the web views")
     group_instance_id: str | None = Field(None, description="static membership id (pod name)")
     log_level: str = "info"
+    log_format: Literal["text", "json"] = Field(
+        "text", description="worker logs: Faust's text lines, or one JSON object per line")
 
     # --- Volume guard rail: output tokens per account per tumbling window ----------
     window_ms: int = Field(10 * 60 * 1000, ge=1000, description="token window length, ms")

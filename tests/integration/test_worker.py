@@ -79,9 +79,19 @@ def test_bad_input_is_dead_lettered_and_processing_goes_on(deployment_factory) -
 
 
 def test_views_health_ready_account_and_token(deployment_factory) -> None:
-    dep = deployment_factory(DISTILLGUARD_WEB_TOKEN="s3cret", DISTILLGUARD_OUTPUT_TOKENS_THRESHOLD="5000")
+    dep = deployment_factory(DISTILLGUARD_WEB_TOKEN="s3cret", DISTILLGUARD_OUTPUT_TOKENS_THRESHOLD="5000",
+                             DISTILLGUARD_LOG_FORMAT="json")
     worker = dep.start()
     worker.wait_ready()
+    # Structured logs: Faust's own lines come out as JSON objects a log shipper can parse.
+    records = []
+    for line in worker.log().splitlines():
+        try:
+            records.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            continue
+    assert any(r.get("logger", "").startswith("faust") and r.get("level") == "info" for r in records)
+    assert all({"ts", "level", "logger", "msg"} <= set(r) for r in records if isinstance(r, dict))
     produce(dep.bootstrap, dep.topics["requests"],
             list(encode([event("acct-view", T0 + i, i, output_tokens=2000,
                                prompt="my secret prompt text 12345") for i in range(3)])))

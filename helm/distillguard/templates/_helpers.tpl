@@ -110,6 +110,8 @@ app.kubernetes.io/part-of: distillguard
   value: {{ .Values.config.replicationFactor | quote }}
 - name: DISTILLGUARD_LOG_LEVEL
   value: {{ .Values.config.logLevel | quote }}
+- name: DISTILLGUARD_LOG_FORMAT
+  value: {{ .Values.config.logFormat | quote }}
 {{- end }}
 
 {{/* TLS volume (Secret keys projected to fixed file names). */}}
