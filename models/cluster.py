@@ -55,7 +55,8 @@ def _ramp(x: float, lo: float, hi: float) -> float:
 
 
 class _Link:
-    __slots__ = ("kind", "members", "seen", "step", "named", "last_eval", "score", "first_ts", "campaign", "in_force")
+    __slots__ = ("kind", "members", "seen", "step", "named", "last_eval", "score", "first_ts", "campaign",
+                 "in_force", "nh")
 
     @classmethod
     def new(cls, kind: str, ts: int) -> _Link:
@@ -63,6 +64,7 @@ class _Link:
         s.kind, s.members, s.seen, s.step, s.named = kind, {}, 0, 0, 0
         s.last_eval, s.score, s.first_ts, s.campaign = -1, 0.0, ts, None
         s.in_force = {}
+        s.nh = 0  # stored members that harvest on their own (upper bound of the active ones)
         return s
 
     def to_json(self) -> list[Any]:
@@ -118,14 +120,24 @@ class ClusterEngine:
         if new_member:
             st.seen += 1
             if len(members) >= cfg.max_members:
-                oldest = min(members, key=lambda a: members[a][S_LAST])
-                del members[oldest]
+                oldest = next(iter(members))  # dict order = recency of updates
+                st.nh -= self._harvests(members.pop(oldest))
         else:
+            st.nh -= self._harvests(prev)
             del members[acct]  # re-insert keeps dict order = recency
         members[acct] = entry
+        st.nh += self._harvests(entry)
+        if st.kind != "pay" and st.nh < cfg.min_cluster_members:
+            st.score = 0.0  # too few harvesting members stored: no alert is possible
+            return StepResult()
         if not new_member and st.last_eval >= 0 and ts - st.last_eval < cfg.cluster_eval_ms:
             return StepResult()
         return self._evaluate(key, st, ts)
+
+    def _harvests(self, m: list[Any]) -> int:
+        """1 when a member harvests on its own evidence (see :meth:`_evaluate`), else 0."""
+        cfg = self.config
+        return int(float(m[S_SUSP]) >= cfg.member_suspicion and int(m[S_N]) >= cfg.member_min_requests)
 
     def cluster_view(self, cluster_id: str) -> dict[str, Any] | None:
         """Current state of a cluster (``cluster_id`` = link key, with or without ``cluster:``)."""

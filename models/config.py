@@ -181,5 +181,5 @@ class EngineConfig:
     def state_tag(self) -> str:
         """Short hash of the parameters that shape stored state (part of every state key)."""
         shape = (self.top_templates, self.recent_simhashes, self.max_models, self.max_ip_blocks,
-                 self.max_link_keys, self.max_members, 3)
+                 self.max_link_keys, self.max_members, 4)
         return hashlib.sha1(repr(shape).encode()).hexdigest()[:6]
