@@ -48,6 +48,10 @@ LINK_WEIGHT = {"pay": 1.0, "tpl": 0.8, "asnua": 0.3, "ip24": 0.2}
 S_N, S_R1H, S_EXT, S_CAMP, S_SUSP, S_AGE, S_MASK, S_MIN, S_LAST, S_ALERTED = range(10)
 P_TXT, P_INT, P_REASON, P_LONG, P_XLONG, P_OUTR = range(10, 16)
 _N_POOLED = 6
+_MASK60 = (1 << 60) - 1
+#: Harvesting members (most recently updated) whose minute masks enter the synchrony measure:
+#: enough to see load balancing, bounded cost on keys with hundreds of members.
+SYNC_MEMBERS = 32
 
 
 def _ramp(x: float, lo: float, hi: float) -> float:
@@ -205,36 +209,33 @@ class ClusterEngine:
             st.score = 0.0
             self.stats["broad_suppressed"] += 1
             return StepResult()
-        # synchronised timing: co-activity of members in the last 60 minutes
+        # synchronised timing: co-activity of the (at most SYNC_MEMBERS most recent)
+        # harvesting members in the last 60 minutes; loops run over set bits only
         cur_min = ts // 60_000
         per_min = [0] * 60
         masks = []
-        for _, m in harvest:
+        for _, m in harvest[-SYNC_MEMBERS:]:
             shift = cur_min - int(m[S_MIN])
-            mask = (int(m[S_MASK]) << shift) & ((1 << 60) - 1) if 0 <= shift < 60 else 0
+            mask = (int(m[S_MASK]) << shift) & _MASK60 if 0 <= shift < 60 else 0
             masks.append(mask)
-            j = 0
             x = mask
             while x:
-                if x & 1:
-                    per_min[j] += 1
-                x >>= 1
-                j += 1
+                low = x & -x
+                per_min[low.bit_length() - 1] += 1
+                x ^= low
         nh = len(harvest)
+        denom = max(1, len(masks) - 1)
         sync_vals = []
         for mask in masks:
-            tot = 0.0
-            cnt = 0
-            j = 0
-            x = mask
-            while x:
-                if x & 1:
-                    tot += (per_min[j] - 1) / max(1, nh - 1)
-                    cnt += 1
-                x >>= 1
-                j += 1
+            cnt = mask.bit_count()
             if cnt:
-                sync_vals.append(tot / cnt)
+                tot = 0
+                x = mask
+                while x:
+                    low = x & -x
+                    tot += per_min[low.bit_length() - 1] - 1
+                    x ^= low
+                sync_vals.append(tot / denom / cnt)
         sync = sum(sync_vals) / len(sync_vals) if sync_vals else 0.0
         rates = [float(m[S_R1H]) for _, m in harvest]
         mean_r = sum(rates) / nh

@@ -87,6 +87,8 @@ class EngineConfig:
         60 000.
     cluster_window_ms
         Members seen within this window count as active. Default - 7 200 000.
+    cluster_eval_ms
+        A link key is re-evaluated on a new member, else at most this often. Default - 180 000.
     max_members
         Members stored per link key (least recently seen evicted). Default - 256.
     broad_members
@@ -136,7 +138,7 @@ class EngineConfig:
     template_link_min_count: int = 8
     template_link_min_share: float = 0.3
     cluster_window_ms: int = 7_200_000
-    cluster_eval_ms: int = 60_000
+    cluster_eval_ms: int = 180_000
     max_members: int = 256
     broad_members: int = 64
     min_cluster_members: int = 3
