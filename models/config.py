@@ -49,7 +49,7 @@ class EngineConfig:
         An account's features are re-evaluated (rules + River models) every this many
         requests or after this much event time, whichever comes first, and once at
         ``min_requests`` (features are never scored per event, to stay inside the per-event
-        budget). Defaults - 16, 300 000 ms.
+        budget). Defaults - 32, 300 000 ms.
     text_full / text_every
         Text signals (fingerprint, intents) are computed for an account's first
         ``text_full`` requests, then for a keyed-hash sample of 1 in ``text_every`` (the
@@ -113,7 +113,7 @@ class EngineConfig:
     # account scoring
     min_requests: int = 10
     sparse_min_requests: int = 3
-    eval_every_requests: int = 16
+    eval_every_requests: int = 32
     eval_every_ms: int = 300_000
     text_full: int = 8
     text_every: int = 16
