@@ -125,29 +125,6 @@ def _load_volume(raw: bytes | None) -> dict[str, Any]:
     return {"w": []}
 
 
-def _preload_globals(engine: Any, store: Any) -> None:
-    """Load a partition's engine globals from the store before the first event.
-
-    Work-around for an engine bug found by the runtime fuzz test: ``AccountEngine._globals``
-    first looks the globals key up through the *account* cache, which decodes it as an
-    ``AccountState`` and raises, so after any restart or rebalance every event of a partition
-    with saved globals failed with ``engine_error``. Reading the globals here avoids that path;
-    it does nothing if the engine no longer has these attributes.
-    """
-    gkey = getattr(engine, "_gkey", None)
-    if not isinstance(gkey, str) or getattr(engine, "_glob", True) is not None:
-        return
-    raw = store.get(gkey)
-    if not raw:
-        return
-    try:
-        from models.engine import _Globals
-
-        engine._glob = _Globals.from_json(orjson.loads(raw))
-    except Exception:  # noqa: BLE001 - engine internals changed: leave it to the engine
-        return
-
-
 def _reason_kind(reason: str) -> str:
     return reason.split(":", 1)[0]
 
@@ -203,7 +180,6 @@ class Runtime:
             eng = AccountEngine(self.config, store=store, policy=self.policy,
                                 seed=self._seed + partition, cache_size=self._cache_size,
                                 model_key=self._model_key)
-            _preload_globals(eng, store)
             blob = store.get(self.models_key(partition))
             if blob:
                 # A snapshot this worker group wrote; restore_models refuses a bad signature.
