@@ -205,11 +205,16 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
     # key_type/value_type bytes make the table's *store* serialisers raw too (the schema alone
     # only covers the changelog): without them keys are stored JSON-quoted, and TableStore, which
     # reads the RocksDB partition databases directly, never finds its state again.
-    table_opts = {"options": {"driver": "rocksdict"}, "partitions": p, "schema": raw_schema,
-                  "key_type": bytes, "value_type": bytes}
+    # Memory per partition database is bounded by the block cache and the memtables, whatever
+    # the number of keys; Faust's defaults (2 GiB cache, 3 x 64 MiB memtables) are per database.
+    rocksdb = {"driver": "rocksdict", "block_cache_size": settings.rocksdb_block_cache_bytes,
+               "write_buffer_size": settings.rocksdb_write_buffer_bytes, "max_write_buffer_number": 2}
+    table_opts = {"partitions": p, "schema": raw_schema, "key_type": bytes, "value_type": bytes}
+    # options are popped from by the store: each table gets its own dict
     account_table = app.Table("account-state", help="Per-account engine state (windows, signals, steps)",
+                              options=dict(rocksdb), **table_opts)
+    cluster_table = app.Table("cluster-state", help="Per-link-key cluster state", options=dict(rocksdb),
                               **table_opts)
-    cluster_table = app.Table("cluster-state", help="Per-link-key cluster state", **table_opts)
 
     tables = {"account": account_table, "cluster": cluster_table}
     runtime = Runtime(store_factory=lambda kind, part: TableStore(tables[kind], part), policy=_policy(settings),

@@ -65,7 +65,15 @@ class Settings(BaseSettings):
     batch_within_ms: int = Field(50, ge=1, description="max wait to fill a batch, ms")
     model_snapshot_every: int = Field(20_000, ge=1, description="events between model snapshots")
     model_key: str = Field("change-me-distillguard", description="HMAC key for model snapshots")
-    cache_size: int = Field(50_000, ge=100, description="decoded states kept in memory per partition")
+    cache_size: int = Field(
+        5_000, ge=100, description="decoded account/cluster states kept in memory per partition (LRU; "
+        "~6 KB each): memory is bounded by this, not by the number of accounts, which live in RocksDB")
+    rocksdb_block_cache_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024 * 1024,
+        description="RocksDB block cache per table partition database (Faust's default: 2 GiB each)")
+    rocksdb_write_buffer_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024 * 1024,
+        description="RocksDB memtable size per table partition database, 2 of them (Faust's: 3 x 64 MiB)")
     commit_interval_ms: int = Field(1000, ge=100)
     consumer_max_fetch_bytes: int = Field(
         8 * 1024 * 1024, ge=65_536, description="bytes fetched per partition per request (Faust's "
