@@ -100,6 +100,15 @@ def assert_duplicates_identical(alerts: list[dict[str, Any]]) -> None:
         assert by_id.setdefault(a["alert_id"], body) == body, (by_id[a["alert_id"]], body)
 
 
+def events_total(worker: Any) -> float:
+    """The worker's ``distillguard_events_total`` counter (records consumed from llm-requests)."""
+    _, text = worker.get("/metrics")
+    for line in text.splitlines():
+        if line.startswith("distillguard_events_total "):
+            return float(line.split()[1])
+    raise AssertionError("no distillguard_events_total in /metrics")
+
+
 def fast_group(**env: str) -> dict[str, str]:
     """Worker settings of these tests: a low volume threshold, static group membership.
 
@@ -125,6 +134,7 @@ def test_sigkill_mid_stream_then_restart_gives_the_uninterrupted_alerts(deployme
     # Kill once the worker is visibly mid-stream: some alerts out, most still to come.
     seen = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=30, until=lambda got: len(got) >= 10)
     assert 10 <= len(seen) < len(expected)
+    before_kill = events_total(worker)
     worker.kill()
     assert worker.proc.returncode == -9
     time.sleep(1.0)
@@ -142,8 +152,12 @@ def test_sigkill_mid_stream_then_restart_gives_the_uninterrupted_alerts(deployme
             assert (a["ts"], a["reasons"][0]["value"]) == expected[a["alert_id"]], a
     actions = consume(dep.bootstrap, dep.topics["enforcement"], timeout_s=5, idle_s=2)
     assert {a["action_id"] for a in actions} == ref_actions
-    print(f"\nsigkill: {len(alerts)} alert records, {len(ids)} distinct, "
-          f"{len(alerts) - len(ids)} duplicates (identical), expected {len(ref_alerts)}")
+    after_restart = events_total(restarted)
+    # every record was processed by one worker or the other; the overlap is the replay
+    assert before_kill + after_restart >= len(events), (before_kill, after_restart)
+    print(f"\nsigkill: {before_kill:.0f} events before the kill, {after_restart:.0f} after the restart "
+          f"({before_kill + after_restart - len(events):.0f} replayed); {len(alerts)} alert records, "
+          f"{len(ids)} distinct, {len(alerts) - len(ids)} duplicates (identical), expected {len(ref_alerts)}")
 
 
 def test_deleted_rocksdb_dir_is_rebuilt_from_the_changelog(deployment_factory) -> None:
