@@ -114,13 +114,25 @@ MAX_OPEN_WINDOWS = 4
 
 
 def _load_volume(raw: bytes | None) -> dict[str, Any]:
-    """Decode an account's volume state; the older single-window form ``[start, tokens]`` too."""
+    """Decode an account's volume state; the older single-window form ``[start, tokens]`` too.
+
+    A value that is not a well-formed volume state (the changelog is a topic: someone else
+    could write to it) starts the account afresh instead of failing the batch.
+    """
     if not raw:
         return {"w": []}
-    value = orjson.loads(raw)
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return {"w": []}
     if isinstance(value, dict):
-        return value
-    if value and isinstance(value[0], int):  # [start, tokens]
+        windows = value.get("w")
+        if (isinstance(windows, list) and len(windows) <= MAX_OPEN_WINDOWS
+                and all(isinstance(w, list) and len(w) == 5 and all(type(x) is int for x in w) for w in windows)
+                and type(value.get("p", 0)) is int and type(value.get("o", 0)) is int):
+            return value
+        return {"w": []}
+    if isinstance(value, list) and len(value) == 2 and all(type(x) is int for x in value):  # [start, tokens]
         return {"w": [[value[0], value[1], -1, 0, 0]] if value[1] or value[0] else []}
     return {"w": []}
 

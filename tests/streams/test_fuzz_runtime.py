@@ -190,3 +190,11 @@ def test_old_single_window_state_is_still_read() -> None:
     runtime = make_runtime(stores)
     out = runtime.process_requests([honest(0, T0 + 5, tokens=1_000)])
     assert [a["reasons"][0]["value"] for a in out.alerts if a["campaign"] == "anomalous_usage"] == [10_000.0]
+
+
+def test_corrupt_volume_state_starts_the_account_afresh_instead_of_failing_the_batch() -> None:
+    for bad in (b"not json", b'{"w": 5}', b'{"w": [[1, 2]]}', b'[1, 2, 3]', b'{"w": [], "o": "x"}', b'"x"'):
+        stores = {("account", 0): {"vol|acct-honest": bad}}
+        out = make_runtime(stores).process_requests([honest(i, T0 + i, tokens=3_000) for i in range(4)])
+        assert not out.deadletters
+        assert [a["ts"] for a in out.alerts if a["campaign"] == "anomalous_usage"] == [T0 + 3], bad
