@@ -710,10 +710,10 @@ def print_table(res: dict[str, Any]) -> None:
               f"CPU {f(_us(res['faust_noop_cpu_s_per_event']), ' µs/ev')}")
     t.add_row("full topology", f(res["events_per_s"], " ev/s"),
               f"{f(res['events_per_s_per_worker'], ' ev/s per worker')}")
-    t.add_row("  / raw consumer", f(res["ratio"]), "")
-    t.add_row("  / faust noop", f(res["ratio_to_faust_noop"]), "target ≥ 0.7")
+    t.add_row("  / raw consumer", _ratio(res["ratio"]), "")
+    t.add_row("  / faust noop", _ratio(res["ratio_to_faust_noop"]), "target ≥ 0.7")
     t.add_row("CPU per event (workers)", f(_us(res["cpu_s_per_event"]), " µs"),
-              f"engine {f(res['engine_us_per_event'], ' µs')}, decode {f(res['decode_us_per_event'], ' µs')}, "
+              f"engine (wall) {f(res['engine_us_per_event'], ' µs')}, decode {f(res['decode_us_per_event'], ' µs')}, "
               f"emit {f(res['emit_us_per_event'], ' µs')}")
     t.add_row(f"latency p50 / p99 @ {f(res['latency_rate'], ' ev/s')}",
               f"{f(res['latency_ms_p50'])} / {f(res['latency_ms_p99'])} ms",
@@ -725,6 +725,10 @@ def print_table(res: dict[str, Any]) -> None:
               f"per worker {res['rss_mb_per_worker']} after backlog, {res['rss_mb_end']} at end, "
               f"peak {res['rss_mb_peak']}")
     Console(stderr=False).print(t)
+
+
+def _ratio(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
 
 
 def _us(v: float | None) -> float | None:
