@@ -196,6 +196,8 @@ def main() -> int:
         print(f"processing rate           {(events_at(t_end) - events_at(t_over)) / (t_end - t_over):,.0f} events/s "
               f"during the overload, {(events_at(t_drained) - events_at(t_end)) / max(1e-3, t_drained - t_end):,.0f}"
               f" events/s while draining")
+        print(f"backlog at end of overload {len(sent) - events_at(t_end):,.0f} events (produced - processed; "
+              f"the lag gauge below only sees each partition's last fetched high-water mark)")
         print(f"lag                       peak {max(x.lag for x in sampler.samples):,.0f} events; "
               f"at end of overload {over[-1].lag if over else float('nan'):,.0f}")
         print(f"drain                     {t_drained - t_end:.1f} s after production stopped")
