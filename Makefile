@@ -42,7 +42,9 @@ demo: $(STAMP)
 demo-local: $(STAMP)
 	$(PY) -m streams.demo --mode local --out $(OUT)/demo-local
 
+# Figures, not tests: the engine in-process (µs/event), then the whole topology on the broker.
 bench: $(STAMP)
+	$(PY) bench/bench_engine.py
 	$(DG) bench
 
 fuzz: $(STAMP)
