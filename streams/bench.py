@@ -77,7 +77,8 @@ class BenchConfig:
     latency: bool = True
     noop: bool = True
     seed: int = 1
-    timeout_s: float = 600.0
+    #: per waiting phase; None: 120 s + 1 s per 250 events (a slow, shared machine)
+    timeout_s: float | None = None
 
 
 @dataclass
@@ -579,6 +580,8 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
     from streams.topics import create_topics
 
     t_start = time.perf_counter()
+    if cfg.timeout_s is None:
+        cfg.timeout_s = 120.0 + cfg.events / 250
     broker = None
     if cfg.bootstrap:
         if not reachable(cfg.bootstrap, 3.0):
