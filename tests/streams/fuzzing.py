@@ -11,10 +11,15 @@ import os
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 FUZZ_EXAMPLES = int(os.environ.get("DISTILLGUARD_FUZZ_EXAMPLES", "200"))
+
+#: per-test time limit of a fuzz property: pyproject's 600 s plus 0.25 s per example (``make fuzz``
+#: runs 20 000 examples per property; the runtime property needs ~0.05-0.1 s per example)
+fuzz_timeout = pytest.mark.timeout(600 + FUZZ_EXAMPLES // 4)
 
 #: hypothesis settings of every fuzz property: bounded examples, no deadline (CI machines jitter)
 fuzz_settings = settings(max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=FUZZ_EXAMPLES <= 500,

@@ -22,6 +22,7 @@ from tests.streams.fuzzing import (
     T0,
     event_dicts,
     fuzz_settings,
+    fuzz_timeout,
     raw_records,
 )
 
@@ -53,6 +54,7 @@ def assert_valid_event(ev: RequestEvent) -> None:
             assert type(value) is str, (f.name, value)
 
 
+@fuzz_timeout
 @fuzz_settings
 @given(raw=raw_records())
 @example(raw=b'{"request_id":"r","ts":1.0,"account_id":"a","model":"m","input_tokens":2.0,"output_tokens":1}')
@@ -70,6 +72,7 @@ def test_fuzz_decoder_returns_valid_event_or_invalid_with_reason(raw: bytes | No
         assert_valid_event(outcome)
 
 
+@fuzz_timeout
 @fuzz_settings
 @given(obj=event_dicts())
 def test_fuzz_decoder_agrees_with_the_published_schema(obj: dict[str, Any]) -> None:
@@ -110,6 +113,7 @@ def valid_events(draw: st.DrawFn) -> dict[str, Any]:
     return ev
 
 
+@fuzz_timeout
 @fuzz_settings
 @given(obj=valid_events())
 def test_fuzz_decoder_accepts_every_valid_event(obj: dict[str, Any]) -> None:

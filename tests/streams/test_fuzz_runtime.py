@@ -25,7 +25,7 @@ from models.errors import InvalidEvent
 from models.event import decode_event
 from models.volume import VolumeWindow
 from streams.runtime import MAX_OPEN_WINDOWS, InputRecord, Runtime
-from tests.streams.fuzzing import T0, fuzz_settings, raw_records
+from tests.streams.fuzzing import T0, fuzz_settings, fuzz_timeout, raw_records
 
 PARTITIONS = 2
 NOW = T0 + 3_600_000  # the pinned wall clock: one hour after the traffic starts
@@ -89,6 +89,7 @@ def check_batch(records: list[InputRecord], dead: list[dict[str, Any]]) -> None:
     assert set(by_origin) <= {(r.partition, r.offset) for r in records}
 
 
+@fuzz_timeout
 @fuzz_settings
 @given(batches=st.lists(st.lists(st.tuples(st.integers(0, PARTITIONS - 1), raw_records(duplicate_ids)),
                                  min_size=1, max_size=12), min_size=1, max_size=3))
