@@ -151,12 +151,24 @@ def _persisted(store: Any, tp: TP, fut: asyncio.Future[Any]) -> None:
     store.set_persisted_offset(tp, fut.result().offset)
 
 
-def _log_failed_sends(fut: asyncio.Future[list[Any]]) -> None:
-    if fut.cancelled():
+class OutputsNotDelivered(RuntimeError):
+    """Some alerts, actions, link updates or dead letters of a batch were not acknowledged."""
+
+
+async def _delivered(futs: list[asyncio.Future[Any]]) -> None:
+    """Wait until the broker acknowledged every output of a batch; raise if any failed.
+
+    Outputs are acknowledged *before* the batch's state is written: if a worker dies in
+    between, its successor replays the records from the old state and sends the same outputs
+    again (same ids); written the other way round, state that already counts an alert could
+    outlive the alert itself, and the replay would never send it.
+    """
+    if not futs:
         return
-    failed = [r for r in fut.result() if isinstance(r, BaseException)]
+    failed = [r for r in await asyncio.gather(*futs, return_exceptions=True) if isinstance(r, BaseException)]
     if failed:
         log.error("%d output records were not delivered, first: %r", len(failed), failed[0])
+        raise OutputsNotDelivered(f"{len(failed)} output records not delivered: {failed[0]!r}")
 
 
 def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillguard:
@@ -257,8 +269,7 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
             key = dl["key_b64"].encode() if dl.get("key_b64") else None
             futs.append(await send(settings.deadletter_topic, key, dumps(dl), None, None, None))
             metrics.deadletter.labels(dl["reason"].split(":", 1)[0]).inc()
-        if futs:
-            asyncio.gather(*futs, return_exceptions=True).add_done_callback(_log_failed_sends)
+        await _delivered(futs)
         metrics.stage_latency.labels("emit").observe(time.perf_counter() - t0)
 
     async def run_batches(stream: Any, process: Any, table: Any, kind: str) -> None:
@@ -267,13 +278,19 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
             records = [_record(e) for e in events]
             out = process(records)
             last = {e.message.partition: e for e in events}
+            try:
+                await emit(out)  # acknowledged before the state that counts them is written
+            except OutputsNotDelivered as exc:
+                # Neither state nor offsets of this batch may be kept: stop the worker, so that
+                # it (or the group) restarts from the last committed offsets.
+                await app.crash(exc)
+                return
             if table is not None:
                 t0 = time.perf_counter()
                 await _put_state(table, runtime.pop_dirty(kind), last)
                 if kind == "account":
                     _maybe_snapshot(dg, out, last, records)
                 metrics.stage_latency.labels("state").observe(time.perf_counter() - t0)
-            await emit(out)
             if kind == "account":
                 metrics.events.inc(out.events)
                 metrics.stage_latency.labels("decode").observe(out.decode_s)
