@@ -167,6 +167,10 @@ class ClusterEngine:
     def flush(self) -> int:
         return self._cache.flush_into(self._cache.pop_dirty())
 
+    def cached_keys(self) -> int:
+        """Decoded states held in memory (bounded by ``cache_size``)."""
+        return len(self._cache)
+
     def evict_all(self) -> None:
         self._cache.evict_all()
 

@@ -442,6 +442,10 @@ class AccountEngine:
         """Write :meth:`pop_dirty` into the store; returns the number of keys written."""
         return self._cache.flush_into(self.pop_dirty())
 
+    def cached_keys(self) -> int:
+        """Decoded states held in memory (bounded by ``cache_size``)."""
+        return len(self._cache)
+
     def evict_all(self) -> None:
         """Drop in-memory state (after a rebalance); it is re-read from the store on access.
         Unflushed state is written to the store first."""

@@ -232,8 +232,7 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
     runtime = Runtime(store_factory=lambda kind, part: TableStore(tables[kind], part), policy=_policy(settings),
                       cache_size=settings.cache_size, volume=settings.volume_window(),
                       model_key=settings.model_key.encode(), max_future_ms=settings.max_future_ms)
-    dg = Distillguard(settings, app, runtime, metrics,
-                      tables={"account": account_table, "cluster": cluster_table},
+    dg = Distillguard(settings, app, runtime, metrics, tables=tables,
                       topics={"requests": requests_t, "links": links_t, "alerts": alerts_t,
                               "actions": actions_t, "deadletter": dead_t, "feedback": feedback_t})
 
@@ -289,7 +288,7 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
                 t0 = time.perf_counter()
                 await _put_state(table, runtime.pop_dirty(kind), last)
                 if kind == "account":
-                    _maybe_snapshot(dg, out, last, records)
+                    await _maybe_snapshot(dg, last, records)
                 metrics.stage_latency.labels("state").observe(time.perf_counter() - t0)
             if kind == "account":
                 metrics.events.inc(out.events)
@@ -328,7 +327,7 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
         metrics.ready.set(1 if ok else 0)
         _update_lag(dg)
         for kind, engines in (("account", runtime.accounts), ("cluster", runtime.clusters)):
-            metrics.table_keys.labels(kind).set(sum(_cached_keys(e) for e in engines.values()))
+            metrics.table_keys.labels(kind).set(sum(e.cached_keys() for e in engines.values()))
 
     @app.task
     async def follow_control() -> None:
@@ -340,8 +339,7 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
     return dg
 
 
-def _maybe_snapshot(dg: Distillguard, out: BatchOutput, last: dict[int, Any],
-                     records: Sequence[InputRecord]) -> None:
+async def _maybe_snapshot(dg: Distillguard, last: dict[int, Any], records: Sequence[InputRecord]) -> None:
     """Snapshot each partition's River models every ``model_snapshot_every`` events."""
     counts: dict[int, int] = {}
     for rec in records:
@@ -355,16 +353,7 @@ def _maybe_snapshot(dg: Distillguard, out: BatchOutput, last: dict[int, Any],
                                 dg.runtime.account_engine(partition).snapshot_models()}
         dg.events_since_snapshot[partition] = seen
     if snaps:
-        _write_state(dg.tables["account"], snaps, last)
-
-
-def _cached_keys(engine: Any) -> int:
-    """Decoded states an engine keeps in memory (its LRU cache), 0 if it does not say."""
-    counter = getattr(engine, "cached_keys", None)
-    if callable(counter):
-        return int(counter())
-    cache = getattr(engine, "_cache", None)
-    return len(cache) if cache is not None and hasattr(cache, "__len__") else 0
+        await _put_state(dg.tables["account"], snaps, last)
 
 
 def _broker_reachable(bootstrap: str, timeout_s: float = 1.5) -> bool:
