@@ -34,6 +34,7 @@ from faust.streams import _current_event
 from faust.types import TP
 
 from models.policy import Policy
+from streams.cursors import CursorBatch, OffsetCursors, cursor_key, parse_cursor
 from streams.metrics import Metrics
 from streams.runtime import BatchOutput, InputRecord, Runtime, kafka_partition
 from streams.security import aiokafka_security, faust_credentials
@@ -58,6 +59,7 @@ class Distillguard:
     broker_ok: bool = False
     last_offsets: dict[int, int] = field(default_factory=dict)
     events_since_snapshot: dict[int, int] = field(default_factory=dict)
+    cursors: dict[str, OffsetCursors] = field(default_factory=dict)
 
     def ready(self) -> tuple[bool, str]:
         """Readiness: broker reachable, not rebalancing, tables recovered, partitions assigned."""
@@ -192,6 +194,7 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
         broker_heartbeat_interval=min(3.0, settings.session_timeout_ms / 3000),
         producer_linger_ms=1,
         consumer_max_fetch_size=settings.consumer_max_fetch_bytes,
+        consumer_metadata_max_age_ms=settings.metadata_max_age_ms,
         consumer_auto_offset_reset="earliest",
         consumer_group_instance_id=settings.group_instance_id,
         stream_wait_empty=False,
@@ -271,10 +274,20 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
         await _delivered(futs)
         metrics.stage_latency.labels("emit").observe(time.perf_counter() - t0)
 
-    async def run_batches(stream: Any, process: Any, table: Any, kind: str) -> None:
+    def cursors_for(agent: str, table: Any) -> OffsetCursors:
+        def load(topic: str, partition: int) -> int | None:
+            return parse_cursor(TableStore(table, partition).get(cursor_key(topic, partition)))
+
+        dg.cursors[agent] = OffsetCursors(load, accept_gap_after_ms=settings.offset_gap_wait_ms)
+        return dg.cursors[agent]
+
+    async def run_batches(stream: Any, process: Any, table: Any, kind: str, agent: str) -> None:
         within = settings.batch_within_ms / 1000
+        cursors = cursors_for(agent, table)
         async for events in stream.take_events(settings.batch_size, within=within):
-            records = [_record(e) for e in events]
+            batch = cursors.filter(_record(e) for e in events)
+            await _follow_cursors(dg, agent, batch)
+            records = batch.records
             out = process(records)
             last = {e.message.partition: e for e in events}
             try:
@@ -286,7 +299,9 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
                 return
             if table is not None:
                 t0 = time.perf_counter()
-                await _put_state(table, runtime.pop_dirty(kind), last)
+                # The cursors after the state keys (same changelog partition): a cursor that
+                # reached the changelog means the state it covers did too.
+                await _put_state(table, _merge(runtime.pop_dirty(kind), cursors.pop_dirty()), last)
                 if kind == "account":
                     await _maybe_snapshot(dg, last, records)
                 metrics.stage_latency.labels("state").observe(time.perf_counter() - t0)
@@ -301,24 +316,28 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
 
     @app.agent(requests_t, name="score-requests")
     async def score_requests(stream: Any) -> None:
-        await run_batches(stream, runtime.process_requests, account_table, "account")
+        await run_batches(stream, runtime.process_requests, account_table, "account", "requests")
 
     @app.agent(links_t, name="score-links")
     async def score_links(stream: Any) -> None:
-        await run_batches(stream, runtime.process_links, cluster_table, "cluster")
+        await run_batches(stream, runtime.process_links, cluster_table, "cluster", "links")
 
     @app.agent(feedback_t, name="apply-feedback")
     async def apply_feedback(stream: Any) -> None:
-        await run_batches(stream, runtime.process_feedback, account_table, "account")
+        await run_batches(stream, runtime.process_feedback, account_table, "account", "feedback")
 
     @app.on_partitions_revoked.connect
     async def on_revoked(_app: Any, revoked: Any, **_: Any) -> None:
         # State follows partitions: drop every in-memory engine, re-read from RocksDB on demand.
         runtime.drop_partitions()
+        for cursors in dg.cursors.values():
+            cursors.forget()
 
     @app.on_partitions_assigned.connect
     async def on_assigned(_app: Any, assigned: Any, **_: Any) -> None:
         runtime.drop_partitions()
+        for cursors in dg.cursors.values():
+            cursors.forget()
 
     @app.timer(interval=2.0)
     async def watch_broker() -> None:
@@ -354,6 +373,34 @@ async def _maybe_snapshot(dg: Distillguard, last: dict[int, Any], records: Seque
         dg.events_since_snapshot[partition] = seen
     if snaps:
         await _put_state(dg.tables["account"], snaps, last)
+
+
+def _merge(*parts: dict[int, dict[str, bytes]]) -> dict[int, dict[str, bytes]]:
+    """Per-partition dirty state, later parts' keys after earlier ones'."""
+    out: dict[int, dict[str, bytes]] = {}
+    for part in parts:
+        for partition, kv in part.items():
+            out.setdefault(partition, {}).update(kv)
+    return out
+
+
+async def _follow_cursors(dg: Distillguard, agent: str, batch: CursorBatch) -> None:
+    """Seek back to missing records, and count and log what the cursors skipped."""
+    metrics = dg.metrics
+    for (topic, partition), offset in batch.seeks.items():
+        await dg.app.consumer.seek(TP(topic, partition), offset)
+    for topic, partition, want, got in batch.gaps:
+        log.warning("%s: records %s..%s of %s[%s] were not delivered; re-reading from %s",
+                    agent, want, got - 1, topic, partition, want)
+        metrics.offset_gaps.labels(agent, "refetched").inc()
+    for topic, partition, first, last in batch.absent:
+        log.warning("%s: offsets %s..%s of %s[%s] never arrived; taken as absent from the topic "
+                    "(compaction or transaction markers)", agent, first, last, topic, partition)
+        metrics.offset_gaps.labels(agent, "absent").inc()
+    if batch.replays:
+        metrics.skipped.labels(agent, "replay").inc(batch.replays)
+    if batch.held:
+        metrics.skipped.labels(agent, "held").inc(batch.held)
 
 
 def _broker_reachable(bootstrap: str, timeout_s: float = 1.5) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,23 @@ def _settings(**overrides: Any) -> Settings:
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
+@contextmanager
+def _startup_logging(settings: Settings) -> Iterator[None]:
+    """Log the ``distillguard`` logger to stderr until Faust installs its own handlers."""
+    from streams.logs import JsonFormatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else logging.Formatter(
+        "[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s"))
+    logger = logging.getLogger("distillguard")
+    logger.addHandler(handler)
+    logger.setLevel(settings.log_level.upper())
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
 @click.command("worker")
 @click.option("--web-port", type=int, default=None, help="Port of the web views (env DISTILLGUARD_WEB_PORT).")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
@@ -34,9 +53,15 @@ def worker_command(web_port: int | None, data_dir: Path | None, loglevel: str | 
 
     from streams.app import build_app
 
-    settings = _settings(web_port=web_port, data_dir=data_dir, log_level=loglevel)
-    dg = build_app(settings)
     from streams.logs import logging_config
+    from streams.topics import ensure_topics
+
+    settings = _settings(web_port=web_port, data_dir=data_dir, log_level=loglevel)
+    # Join the group only once the topics are visible: a member that joins before would be
+    # assigned nothing and could sit idle until its client next refreshes metadata.
+    with _startup_logging(settings):
+        ensure_topics(settings, timeout_s=settings.topics_wait_ms / 1000)
+    dg = build_app(settings)
 
     worker = faust.Worker(dg.app, loglevel=settings.log_level,
                           logging_config=logging_config(settings.log_format, settings.log_level))

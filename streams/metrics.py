@@ -35,6 +35,12 @@ class Metrics:
                                        "From the event's Kafka timestamp to its alert's emission",
                                        buckets=_ALERT_BUCKETS, registry=r)
         self.table_keys = Gauge("distillguard_table_keys", "Keys cached per table", ["table"], registry=r)
+        self.offset_gaps = Counter(
+            "distillguard_offset_gaps", "Partitions found skipping offsets: re-read (refetched) or "
+            "accepted as absent from the topic", ["agent", "outcome"], registry=r)
+        self.skipped = Counter(
+            "distillguard_records_skipped", "Records not processed: replays of records already in "
+            "the state, or held back while a missing record is re-read", ["agent", "reason"], registry=r)
         self.ready = Gauge("distillguard_ready", "1 when the worker is ready", registry=r)
 
     def render(self) -> bytes:

@@ -81,6 +81,16 @@ class Settings(BaseSettings):
     session_timeout_ms: int = Field(
         30_000, ge=1000, description="consumer group session timeout, ms: how long a dead worker keeps "
         "its partitions before the group hands them to the others (broker minimum: 6000 by default)")
+    metadata_max_age_ms: int = Field(
+        10_000, ge=1000, description="how often the consumer refreshes topic metadata, ms: a topic "
+        "that appears (or gains partitions) after the worker joined is assigned within this time "
+        "(the client's default, 5 minutes, leaves a worker idle that long)")
+    topics_wait_ms: int = Field(
+        120_000, ge=0, description="at start-up, how long the worker waits for its topics to be "
+        "visible in the broker's metadata before it gives up, ms")
+    offset_gap_wait_ms: int = Field(
+        3000, ge=0, description="when a partition skips offsets, how long to re-read from the "
+        "missing one before taking it as absent from the topic (compaction, transaction markers), ms")
     max_future_ms: int = Field(15 * 60 * 1000, ge=0,
                                description="event times later than now + this are clamped, ms")
 

@@ -7,11 +7,15 @@ configs, so partitions and retention never come from broker defaults.
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass, field
 
 from streams.settings import Settings
 
-__all__ = ["TopicSpec", "topic_specs", "create_topics"]
+log = logging.getLogger("distillguard")
+
+__all__ = ["TopicSpec", "topic_specs", "create_topics", "ensure_topics", "TopicsNotVisible"]
 
 
 @dataclass(frozen=True)
@@ -76,3 +80,47 @@ def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
         return created
     finally:
         admin.close()
+
+
+class TopicsNotVisible(RuntimeError):
+    """The broker does not show every topic the worker reads, with a leader on each partition."""
+
+
+def ensure_topics(settings: Settings, timeout_s: float = 120.0) -> None:
+    """Create missing topics, then wait until the broker's metadata shows all of them.
+
+    A consumer that joins its group before its topics appear in the broker's metadata is
+    assigned nothing and, with the client's metadata cached, can stay idle for minutes while
+    reporting itself alive. The worker therefore starts only once every topic it reads has
+    every partition led. Creation needs the ``CREATE`` ACL; without it the topics must come
+    from ``distillguard create-topics`` (or the chart's hook Job) and this only waits.
+
+    Raises :class:`TopicsNotVisible` after ``timeout_s`` seconds.
+    """
+    from kafka import KafkaConsumer
+    from kafka.errors import KafkaError
+
+    try:
+        created = create_topics(settings)
+        if created:
+            log.info("created topics %s", ", ".join(created))
+    except KafkaError as exc:  # e.g. no CREATE ACL: the topics may still exist
+        log.warning("could not create topics (%s); waiting for them to exist", exc)
+    wanted = {s.name: s.partitions for s in topic_specs(settings)}
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
+                             client_id="distillguard-topic-check",
+                             **settings.kafka_python_security())
+    deadline = time.monotonic() + timeout_s
+    missing: list[str] = list(wanted)
+    try:
+        while True:
+            topics = consumer.topics()  # a fresh metadata request each call
+            missing = [name for name in wanted
+                       if name not in topics or not consumer.partitions_for_topic(name)]
+            if not missing:
+                return
+            if time.monotonic() > deadline:
+                raise TopicsNotVisible(f"topics not visible after {timeout_s:.0f} s: {missing}")
+            time.sleep(0.5)
+    finally:
+        consumer.close()
