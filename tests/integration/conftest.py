@@ -36,10 +36,11 @@ def deployment_factory(kafka_bootstrap: str, tmp_path: Path,
     """Make deployments (own topics, group, data dirs); all their workers stop at teardown."""
     made: list[Deployment] = []
 
-    def make(partitions: int = 2, **extra_env: str) -> Deployment:
+    def make(partitions: int = 2, create_topics: bool = True, **extra_env: str) -> Deployment:
         dep = Deployment(kafka_bootstrap, tmp_path / f"dep{len(made)}", dict(extra_env), partitions)
         dep.base.mkdir(parents=True)
-        dep.create_topics()
+        if create_topics:
+            dep.create_topics()
         made.append(dep)
         return dep
 

@@ -38,6 +38,31 @@ def test_volume_window_alert_read_back_from_kafka(deployment_factory) -> None:
     assert alert["detected_at"] >= alert["ts"]
 
 
+def test_worker_started_before_its_topics_exist_creates_them_and_consumes(deployment_factory) -> None:
+    """No topics yet: the worker creates them, joins only once they are visible, and consumes.
+
+    A worker that joined its group before its topics showed in the broker's metadata used to
+    be assigned nothing and stay idle (while alive) until its client refreshed metadata.
+    """
+    from kafka import KafkaConsumer
+
+    dep = deployment_factory(partitions=3, create_topics=False,
+                             DISTILLGUARD_OUTPUT_TOKENS_THRESHOLD="4000")
+    worker = dep.start()
+    worker.wait_ready()
+    probe = KafkaConsumer(bootstrap_servers=dep.bootstrap)
+    try:
+        assert probe.partitions_for_topic(dep.topics["requests"]) == {0, 1, 2}
+    finally:
+        probe.close()
+    produce(dep.bootstrap, dep.topics["requests"],
+            list(encode([event("acct-early", T0 + i * 1000, i, output_tokens=2000) for i in range(3)])))
+    alerts = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=60,
+                     until=lambda got: any(a["campaign"] == "anomalous_usage" for a in got))
+    assert [a["ts"] for a in alerts if a["campaign"] == "anomalous_usage"] == [T0 + 1000]
+    assert "created topics" in worker.log()
+
+
 def test_bad_input_is_dead_lettered_and_processing_goes_on(deployment_factory) -> None:
     dep = deployment_factory(DISTILLGUARD_OUTPUT_TOKENS_THRESHOLD="5000")
     worker = dep.start()
