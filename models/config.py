@@ -54,7 +54,7 @@ class EngineConfig:
         Text signals (fingerprint, intents) are computed for an account's first
         ``text_full`` requests, then for a keyed-hash sample of 1 in ``text_every`` (the
         sender cannot predict which). Shares of intents and templates are over analysed
-        requests. Defaults - 10, 8.
+        requests. Defaults - 8, 32.
     max_future_skew_ms
         Event time may run ahead of the partition clock by at most this much; further
         ahead it is clamped until a second event confirms the jump. Default - 600 000.
@@ -116,7 +116,7 @@ class EngineConfig:
     eval_every_requests: int = 32
     eval_every_ms: int = 300_000
     text_full: int = 8
-    text_every: int = 16
+    text_every: int = 32
     max_future_skew_ms: int = 600_000
     intent_hit: float = 0.5
     ew_alpha: float = 0.05
@@ -152,7 +152,7 @@ class EngineConfig:
     model_new_ms: int = 86_400_000
     model_warmup_ms: int = 3_600_000
     # models
-    hst_trees: int = 10
+    hst_trees: int = 5
     hst_height: int = 8
     hst_window: int = 250
     hst_q: float = 0.98
