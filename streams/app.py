@@ -278,7 +278,11 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
         def load(topic: str, partition: int) -> int | None:
             return parse_cursor(TableStore(table, partition).get(cursor_key(topic, partition)))
 
-        dg.cursors[agent] = OffsetCursors(load, accept_gap_after_ms=settings.offset_gap_wait_ms)
+        def highwater(topic: str, partition: int) -> int | None:
+            return app.consumer.highwater(TP(topic, partition))
+
+        dg.cursors[agent] = OffsetCursors(load, accept_gap_after_ms=settings.offset_gap_wait_ms,
+                                          highwater=highwater)
         return dg.cursors[agent]
 
     async def run_batches(stream: Any, process: Any, table: Any, kind: str, agent: str) -> None:
@@ -397,6 +401,9 @@ async def _follow_cursors(dg: Distillguard, agent: str, batch: CursorBatch) -> N
         log.warning("%s: offsets %s..%s of %s[%s] never arrived; taken as absent from the topic "
                     "(compaction or transaction markers)", agent, first, last, topic, partition)
         metrics.offset_gaps.labels(agent, "absent").inc()
+    for topic, partition, cursor, offset in batch.resets:
+        log.warning("%s: cursor %s of %s[%s] is past the partition's end (the topic was created "
+                    "again?); processing from offset %s", agent, cursor, topic, partition, offset)
     if batch.replays:
         metrics.skipped.labels(agent, "replay").inc(batch.replays)
     if batch.held:

@@ -11,7 +11,8 @@ the state tables. It is written with the batch's state (same changelog partition
 the state keys), so it moves exactly as far as the state does. For each record:
 
 * ``offset < cursor``: a replay of a record whose effects are already in the state - skipped,
-  which makes every engine, not just the volume counter, idempotent under replay;
+  which makes every engine, not just the volume counter, idempotent under replay (unless the
+  cursor is past the partition's end: the topic was recreated, and the cursor starts again);
 * ``offset == cursor``: processed, the cursor moves on;
 * ``offset > cursor``: records are missing. The consumer is sought back to the cursor and the
   partition's records are held back (skipped, to come again) until the missing one arrives.
@@ -57,6 +58,8 @@ class CursorBatch:
     absent: list[tuple[str, int, int, int]] = field(default_factory=list)
     #: ``(topic, partition, expected, got)`` gaps found in this batch
     gaps: list[tuple[str, int, int, int]] = field(default_factory=list)
+    #: ``(topic, partition, cursor, offset)``: cursors past the partition's end, started again
+    resets: list[tuple[str, int, int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -73,11 +76,14 @@ class OffsetCursors:
     :param accept_gap_after_ms: how long to wait for a missing offset before accepting it as
         absent from the topic, ms.
     :param clock: monotonic clock in seconds (injectable for tests).
+    :param highwater: the partition's end offset as the consumer last saw it, or None.
     """
 
     def __init__(self, load: Callable[[str, int], int | None], accept_gap_after_ms: int = 3000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 highwater: Callable[[str, int], int | None] | None = None) -> None:
         self._load = load
+        self._highwater = highwater
         self._accept_after_ms = accept_gap_after_ms
         self._clock = clock
         self._next: dict[tuple[str, int], int | None] = {}
@@ -100,8 +106,13 @@ class OffsetCursors:
                 self._next[tp] = self._load(*tp)
             want = self._next[tp]
             if want is not None and rec.offset < want:
-                out.replays += 1
-                continue
+                hw = self._highwater(*tp) if self._highwater is not None else None
+                if hw is None or want <= hw:
+                    out.replays += 1
+                    continue
+                # The cursor is past the partition's end: the topic was deleted and created
+                # again (offsets restart at 0). Its records are new, not replays.
+                out.resets.append((rec.topic, rec.partition, want, rec.offset))
             if want is not None and rec.offset > want:
                 wait = self._waiting.get(tp)
                 if wait is None or wait.offset != want:

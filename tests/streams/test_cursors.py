@@ -76,3 +76,13 @@ def test_forget_rereads_cursors_after_a_rebalance() -> None:
 def test_parse_cursor_rejects_garbage() -> None:
     assert parse_cursor(b"12") == 12
     assert parse_cursor(b"") is None and parse_cursor(b"abc") is None and parse_cursor(None) is None
+
+
+def test_a_cursor_past_the_partition_end_starts_again_for_a_recreated_topic() -> None:
+    cur = OffsetCursors(lambda t, p: 5000, highwater=lambda t, p: 3)
+    batch = cur.filter([rec(0), rec(1), rec(2)])
+    assert offsets(batch) == [0, 1, 2] and batch.resets == [("t", 0, 5000, 0)]
+    assert cur.pop_dirty() == {0: {cursor_key("t", 0): b"3"}}
+    # an ordinary replay (cursor within the partition) is still skipped
+    cur = OffsetCursors(lambda t, p: 2, highwater=lambda t, p: 10)
+    assert offsets(cur.filter([rec(1), rec(2)])) == [2]
