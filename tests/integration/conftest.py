@@ -8,11 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.workers import Deployment
-
-
-#: worker log lines that say nothing about a failure (group joins retried every 100 ms)
-_NOISE = ("coordinator dead", "Discovered coordinator", "(Re-)joining group")
+from tests.integration.workers import Deployment, print_worker_logs
 
 
 @pytest.hookimpl(wrapper=True)
@@ -20,14 +16,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     setattr(item, f"report_{report.when}", report)
     return report
-
-
-def _print_worker_logs(dep: Deployment, lines: int = 80) -> None:
-    """The end of each worker's log, without the join-retry noise: what CI shows on a failure."""
-    for n, worker in enumerate(dep.workers):
-        tail = [ln for ln in worker.log().splitlines() if not any(x in ln for x in _NOISE)]
-        print(f"\n----- {dep.base.name} worker {n} (exit {worker.proc.poll()}), last {lines} lines -----")
-        print("\n".join(ln[:300] for ln in tail[-lines:]))
 
 
 @pytest.fixture
@@ -50,4 +38,4 @@ def deployment_factory(kafka_bootstrap: str, tmp_path: Path,
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
         for dep in made:
-            _print_worker_logs(dep)
+            print_worker_logs(dep)

@@ -22,12 +22,10 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 
 from tests.integration.workers import free_port
 
@@ -275,45 +273,3 @@ def start_sasl_broker(base: Path, timeout_s: float = 90) -> SaslBroker:
         if "Address already in use" not in str(exc):
             raise
     return _start_once(base / "try1", libs, timeout_s)
-
-
-def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]],
-            sec: dict[str, Any]) -> None:
-    """Produce records (key, value) in order with SASL ``sec`` and wait for every ack."""
-    from kafka import KafkaProducer
-
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all", **sec)
-    try:
-        for key, value in records:
-            producer.send(topic, key=key, value=value)
-        producer.flush(timeout=60)
-    finally:
-        producer.close()
-
-
-def consume(bootstrap: str, topic: str, sec: dict[str, Any], *,
-            until: Callable[[list[dict[str, Any]]], bool] | None = None, timeout_s: float = 60,
-            idle_s: float | None = None) -> list[dict[str, Any]]:
-    """Read a topic from the start with SASL ``sec`` until ``until(records)``, idle or timeout."""
-    from kafka import KafkaConsumer
-
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             group_id=None, consumer_timeout_ms=500, **sec)
-    out: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout_s
-    last_new = time.monotonic()
-    try:
-        while time.monotonic() < deadline:
-            got = False
-            for msg in consumer:
-                out.append(orjson.loads(msg.value))
-                got = True
-            if got:
-                last_new = time.monotonic()
-            if until is not None and until(out):
-                break
-            if idle_s is not None and out and time.monotonic() - last_new > idle_s:
-                break
-        return out
-    finally:
-        consumer.close()

@@ -24,14 +24,11 @@ import pytest
 from models.event import load_schema
 from tests.broker import BrokerInfo
 from tests.integration import sasl_broker as sb
-from tests.integration.workers import Deployment, encode, event
+from tests.integration.workers import Deployment, consume, encode, event, print_worker_logs, produce
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(300)]
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00Z, a window boundary
-
-#: worker log lines that say nothing about a failure (group joins retried every 100 ms)
-_NOISE = ("coordinator dead", "Discovered coordinator", "(Re-)joining group")
 
 
 @pytest.fixture(scope="module")
@@ -74,11 +71,7 @@ def sasl_deployment(sasl_broker: sb.SaslBroker, tmp_path: Path,
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
         for dep in made:
-            for n, worker in enumerate(dep.workers):
-                tail = [ln[:300] for ln in worker.log().splitlines()
-                        if not any(x in ln for x in _NOISE)]
-                print(f"\n----- worker {n} (exit {worker.proc.poll()}), last 80 lines -----")
-                print("\n".join(tail[-80:]))
+            print_worker_logs(dep)
         print(f"\n----- SASL broker {sasl_broker.bootstrap}, last 40 lines -----")
         print(sasl_broker.log_tail(40))
 
@@ -99,10 +92,10 @@ def test_worker_alerts_over_sasl(sasl_deployment: Callable[..., Deployment], mec
 
     heavy = [event("acct-heavy", T0 + i * 1000, i, output_tokens=3000) for i in range(6)]  # 18k
     light = [event("acct-light", T0 + i * 1000, i, output_tokens=1000) for i in range(6)]  # 6k
-    sb.produce(dep.bootstrap, dep.topics["requests"], list(encode(heavy + light)), sec)
+    produce(dep.bootstrap, dep.topics["requests"], list(encode(heavy + light)), **sec)
 
-    alerts = sb.consume(dep.bootstrap, dep.topics["alerts"], sec, timeout_s=60, idle_s=4,
-                        until=lambda got: any(a["campaign"] == "anomalous_usage" for a in got))
+    alerts = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=60, idle_s=4, **sec,
+                     until=lambda got: any(a["campaign"] == "anomalous_usage" for a in got))
     volume = [a for a in alerts if a["campaign"] == "anomalous_usage"]
     assert [a["accounts"] for a in volume] == [["acct-heavy"]]
     alert = volume[0]

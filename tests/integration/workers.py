@@ -154,12 +154,15 @@ class Deployment:
 
 
 def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]],
-            max_request_size: int = 1024 * 1024) -> None:
-    """Produce records (key, value) in order and wait for every ack."""
+            max_request_size: int = 1024 * 1024, **security: Any) -> None:
+    """Produce records (key, value) in order and wait for every ack.
+
+    ``security``: kafka-python client settings (``security_protocol``, ``sasl_*``).
+    """
     from kafka import KafkaProducer
 
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all",
-                             max_request_size=max_request_size)
+                             max_request_size=max_request_size, **security)
     try:
         for key, value in records:
             producer.send(topic, key=key, value=value)
@@ -169,12 +172,15 @@ def produce(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]
 
 
 def consume(bootstrap: str, topic: str, *, until: Any = None, timeout_s: float = 60,
-            idle_s: float | None = None) -> list[dict[str, Any]]:
-    """Read a topic from the beginning until ``until(records)`` is true, idle or timeout."""
+            idle_s: float | None = None, **security: Any) -> list[dict[str, Any]]:
+    """Read a topic from the beginning until ``until(records)`` is true, idle or timeout.
+
+    ``security``: kafka-python client settings (``security_protocol``, ``sasl_*``).
+    """
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             group_id=None, consumer_timeout_ms=500)
+                             group_id=None, consumer_timeout_ms=500, **security)
     out: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout_s
     last_new = time.monotonic()
@@ -208,3 +214,15 @@ def event(account: str, ts: int, i: int, **fields: Any) -> dict[str, Any]:
 def encode(events: list[dict[str, Any]]) -> Iterator[tuple[bytes, bytes]]:
     for ev in events:
         yield ev["account_id"].encode(), orjson.dumps(ev)
+
+
+#: worker log lines that say nothing about a failure (group joins retried every 100 ms)
+LOG_NOISE = ("coordinator dead", "Discovered coordinator", "(Re-)joining group")
+
+
+def print_worker_logs(dep: Deployment, lines: int = 80) -> None:
+    """The end of each worker's log, without the join-retry noise: what CI shows on a failure."""
+    for n, worker in enumerate(dep.workers):
+        tail = [ln for ln in worker.log().splitlines() if not any(x in ln for x in LOG_NOISE)]
+        print(f"\n----- {dep.base.name} worker {n} (exit {worker.proc.poll()}), last {lines} lines -----")
+        print("\n".join(ln[:300] for ln in tail[-lines:]))
