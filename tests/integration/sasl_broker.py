@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
 from tests.integration.workers import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
