@@ -34,7 +34,8 @@ from faust.streams import _current_event
 from faust.types import TP
 
 from models.policy import Policy
-from streams.cursors import CursorBatch, OffsetCursors, cursor_key, parse_cursor
+from streams.cursors import CursorBatch, Gap, OffsetCursors, cursor_key, parse_cursor, splice
+from streams.gapfill import GapFiller
 from streams.metrics import Metrics
 from streams.runtime import BatchOutput, InputRecord, Runtime, kafka_partition
 from streams.security import aiokafka_security, faust_credentials
@@ -60,6 +61,7 @@ class Distillguard:
     last_offsets: dict[int, int] = field(default_factory=dict)
     events_since_snapshot: dict[int, int] = field(default_factory=dict)
     cursors: dict[str, OffsetCursors] = field(default_factory=dict)
+    gapfill: GapFiller = field(default_factory=lambda: GapFiller(Settings()))
 
     def ready(self) -> tuple[bool, str]:
         """Readiness: broker reachable, not rebalancing, tables recovered, partitions assigned."""
@@ -237,7 +239,12 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
                       model_key=settings.model_key.encode(), max_future_ms=settings.max_future_ms)
     dg = Distillguard(settings, app, runtime, metrics, tables=tables,
                       topics={"requests": requests_t, "links": links_t, "alerts": alerts_t,
-                              "actions": actions_t, "deadletter": dead_t, "feedback": feedback_t})
+                              "actions": actions_t, "deadletter": dead_t, "feedback": feedback_t},
+                      gapfill=GapFiller(settings))
+
+    @app.on_before_shutdown.connect
+    async def stop_gapfill(_app: Any, **_: Any) -> None:
+        await dg.gapfill.stop()
 
     async def emit(out: BatchOutput) -> None:
         """Send a batch's outputs straight through the producer (not ``topic.send``: Faust's
@@ -281,16 +288,19 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
         def highwater(topic: str, partition: int) -> int | None:
             return app.consumer.highwater(TP(topic, partition))
 
-        dg.cursors[agent] = OffsetCursors(load, accept_gap_after_ms=settings.offset_gap_wait_ms,
-                                          highwater=highwater)
+        dg.cursors[agent] = OffsetCursors(load, highwater=highwater)
         return dg.cursors[agent]
 
     async def run_batches(stream: Any, process: Any, table: Any, kind: str, agent: str) -> None:
         within = settings.batch_within_ms / 1000
         cursors = cursors_for(agent, table)
         async for events in stream.take_events(settings.batch_size, within=within):
-            batch = cursors.filter(_record(e) for e in events)
-            await _follow_cursors(dg, agent, batch)
+            records = [_record(e) for e in events]
+            gaps = cursors.gaps(records)
+            if gaps:
+                records = await _fill_gaps(dg, agent, records, gaps)
+            batch = cursors.filter(records)
+            _count_skipped(dg, agent, batch)
             records = batch.records
             out = process(records)
             last = {e.message.partition: e for e in events}
@@ -388,26 +398,32 @@ def _merge(*parts: dict[int, dict[str, bytes]]) -> dict[int, dict[str, bytes]]:
     return out
 
 
-async def _follow_cursors(dg: Distillguard, agent: str, batch: CursorBatch) -> None:
-    """Seek back to missing records, and count and log what the cursors skipped."""
+async def _fill_gaps(dg: Distillguard, agent: str, records: list[InputRecord],
+                     gaps: list[Gap]) -> list[InputRecord]:
+    """Read the records a batch is missing (after its partitions' cursors) and splice them in."""
+    fills = []
+    for gap in gaps:
+        fetched = await dg.gapfill.fetch(gap.topic, gap.partition, gap.first, gap.end)
+        log.warning("%s: records %s..%s of %s[%s] were not delivered by the consumer; read %d of "
+                    "them from the topic", agent, gap.first, gap.end - 1, gap.topic, gap.partition,
+                    len(fetched))
+        dg.metrics.offset_gaps.labels(agent, "refilled").inc()
+        fills.append((gap, fetched))
+    return splice(records, fills)
+
+
+def _count_skipped(dg: Distillguard, agent: str, batch: CursorBatch) -> None:
+    """Count and log what the cursors skipped or took as absent."""
     metrics = dg.metrics
-    for (topic, partition), offset in batch.seeks.items():
-        await dg.app.consumer.seek(TP(topic, partition), offset)
-    for topic, partition, want, got in batch.gaps:
-        log.warning("%s: records %s..%s of %s[%s] were not delivered; re-reading from %s",
-                    agent, want, got - 1, topic, partition, want)
-        metrics.offset_gaps.labels(agent, "refetched").inc()
     for topic, partition, first, last in batch.absent:
-        log.warning("%s: offsets %s..%s of %s[%s] never arrived; taken as absent from the topic "
-                    "(compaction or transaction markers)", agent, first, last, topic, partition)
+        log.warning("%s: offsets %s..%s of %s[%s] are not in the topic (compaction, transaction "
+                    "markers or retention)", agent, first, last, topic, partition)
         metrics.offset_gaps.labels(agent, "absent").inc()
     for topic, partition, cursor, offset in batch.resets:
         log.warning("%s: cursor %s of %s[%s] is past the partition's end (the topic was created "
                     "again?); processing from offset %s", agent, cursor, topic, partition, offset)
     if batch.replays:
         metrics.skipped.labels(agent, "replay").inc(batch.replays)
-    if batch.held:
-        metrics.skipped.labels(agent, "held").inc(batch.held)
 
 
 def _broker_reachable(bootstrap: str, timeout_s: float = 1.5) -> bool:

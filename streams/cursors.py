@@ -2,9 +2,10 @@
 
 Faust's delivery is at-least-once only in the common case. Around a rebalance its stream
 drops records fetched in the previous consumer generation *and acknowledges them*, so a
-commit can move past records no agent ever saw (seen here: one record lost per takeover
-under load, the first one after the rebalance boundary). Replays, the other direction, are
-expected: after a crash the records since the last commit come again.
+commit can move past records no agent ever saw (seen here at every few takeovers under load,
+and at every group join of ``distillguard bench --workers 2``: hundreds of records per
+partition). Replays, the other direction, are expected: after a crash the records since the
+last commit come again.
 
 A cursor holds, per source topic partition, the next offset whose effects are not yet in
 the state tables. It is written with the batch's state (same changelog partition, after
@@ -14,30 +15,28 @@ the state keys), so it moves exactly as far as the state does. For each record:
   which makes every engine, not just the volume counter, idempotent under replay (unless the
   cursor is past the partition's end: the topic was recreated, and the cursor starts again);
 * ``offset == cursor``: processed, the cursor moves on;
-* ``offset > cursor``: records are missing. The consumer is sought back to the cursor and the
-  partition's records are held back (skipped, to come again) until the missing one arrives.
-  Offsets that never arrive (a compacted topic, transaction markers) are accepted as absent
-  after ``accept_gap_after_ms``.
+* ``offset > cursor``: records are missing. :meth:`OffsetCursors.gaps` names the holes; the
+  agent reads them from the topic with a consumer of its own (:mod:`streams.gapfill`) and
+  splices them in before the batch is filtered. Seeking Faust's consumer back does not work:
+  its fetch loop drops records below the highest offset it has handed out. Offsets still
+  missing after that are absent from the topic (compaction, transaction markers, retention)
+  and are skipped.
 
-Pure logic, no Kafka: the agent feeds it records and performs the seeks it asks for.
+Pure logic, no Kafka.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from streams.runtime import InputRecord
 
-__all__ = ["CursorBatch", "OffsetCursors", "cursor_key", "parse_cursor"]
-
-#: while waiting for a missing offset, how often the consumer is sought back to it, ms
-RESEEK_MS = 1000
+__all__ = ["CursorBatch", "Gap", "OffsetCursors", "cursor_key", "parse_cursor", "splice"]
 
 
 def cursor_key(topic: str, partition: int) -> str:
-    """The table key of a partition's cursor (never an account or link key: ``|`` prefix form).
+    """The table key of a partition's cursor (never an account or link key).
 
     >>> cursor_key("llm-requests", 3)
     'cursor|llm-requests|3'
@@ -45,90 +44,90 @@ def cursor_key(topic: str, partition: int) -> str:
     return f"cursor|{topic}|{partition}"
 
 
+@dataclass(frozen=True)
+class Gap:
+    """Offsets ``[first, end)`` of a partition missing before the batch's record ``index``."""
+
+    index: int
+    topic: str
+    partition: int
+    first: int
+    end: int
+
+
 @dataclass
 class CursorBatch:
-    """What to do with one batch: the records to process and the seeks to perform."""
+    """The records of a batch to process, and what was skipped."""
 
     records: list[InputRecord] = field(default_factory=list)
-    #: ``(topic, partition) -> offset`` to seek the consumer to
-    seeks: dict[tuple[str, int], int] = field(default_factory=dict)
     replays: int = 0  #: records skipped because their effects are already in the state
-    held: int = 0  #: records skipped while waiting for a missing one (they come again)
-    #: ``(topic, partition, first, last)`` offset ranges accepted as absent from the topic
+    #: ``(topic, partition, first, last)`` offset ranges absent from the topic
     absent: list[tuple[str, int, int, int]] = field(default_factory=list)
-    #: ``(topic, partition, expected, got)`` gaps found in this batch
-    gaps: list[tuple[str, int, int, int]] = field(default_factory=list)
     #: ``(topic, partition, cursor, offset)``: cursors past the partition's end, started again
     resets: list[tuple[str, int, int, int]] = field(default_factory=list)
-
-
-@dataclass
-class _Wait:
-    offset: int  # the missing offset the consumer is sought back to
-    since_ms: float  # monotonic clock, ms, when the gap was first seen
-    sought_ms: float | None = None  # when the last seek back was asked for
 
 
 class OffsetCursors:
     """Cursors of the partitions one agent consumes.
 
     :param load: reads a persisted cursor, ``(topic, partition) -> offset or None``.
-    :param accept_gap_after_ms: how long to wait for a missing offset before accepting it as
-        absent from the topic, ms.
-    :param clock: monotonic clock in seconds (injectable for tests).
     :param highwater: the partition's end offset as the consumer last saw it, or None.
     """
 
-    def __init__(self, load: Callable[[str, int], int | None], accept_gap_after_ms: int = 3000,
-                 clock: Callable[[], float] = time.monotonic,
+    def __init__(self, load: Callable[[str, int], int | None],
                  highwater: Callable[[str, int], int | None] | None = None) -> None:
         self._load = load
         self._highwater = highwater
-        self._accept_after_ms = accept_gap_after_ms
-        self._clock = clock
         self._next: dict[tuple[str, int], int | None] = {}
-        self._waiting: dict[tuple[str, int], _Wait] = {}
         self._dirty: dict[tuple[str, int], int] = {}
 
     def forget(self) -> None:
         """Drop what is in memory (after a rebalance): cursors are re-read from the tables."""
         self._next.clear()
-        self._waiting.clear()
         self._dirty.clear()
 
+    def _cursor(self, tp: tuple[str, int]) -> int | None:
+        if tp not in self._next:
+            self._next[tp] = self._load(*tp)
+        return self._next[tp]
+
+    def _past_end(self, tp: tuple[str, int], cursor: int) -> bool:
+        hw = self._highwater(*tp) if self._highwater is not None else None
+        return hw is not None and cursor > hw
+
+    def gaps(self, records: Sequence[InputRecord]) -> list[Gap]:
+        """The holes in a batch: offsets after a partition's cursor that did not arrive."""
+        want: dict[tuple[str, int], int | None] = {}
+        out: list[Gap] = []
+        for i, rec in enumerate(records):
+            tp = (rec.topic, rec.partition)
+            if tp not in want:
+                want[tp] = self._cursor(tp)
+            w = want[tp]
+            if w is None or rec.offset == w:
+                want[tp] = rec.offset + 1
+            elif rec.offset > w:
+                out.append(Gap(i, rec.topic, rec.partition, w, rec.offset))
+                want[tp] = rec.offset + 1
+            elif self._past_end(tp, w):  # recreated topic: the cursor starts again
+                want[tp] = rec.offset + 1
+        return out
+
     def filter(self, records: Iterable[InputRecord]) -> CursorBatch:
-        """Split a batch into records to process and records to skip; advance the cursors."""
+        """Drop replays, note absent offsets and resets, advance the cursors."""
         out = CursorBatch()
-        now_ms = self._clock() * 1000
         for rec in records:
             tp = (rec.topic, rec.partition)
-            if tp not in self._next:
-                self._next[tp] = self._load(*tp)
-            want = self._next[tp]
+            want = self._cursor(tp)
             if want is not None and rec.offset < want:
-                hw = self._highwater(*tp) if self._highwater is not None else None
-                if hw is None or want <= hw:
+                if not self._past_end(tp, want):
                     out.replays += 1
                     continue
                 # The cursor is past the partition's end: the topic was deleted and created
                 # again (offsets restart at 0). Its records are new, not replays.
                 out.resets.append((rec.topic, rec.partition, want, rec.offset))
-            if want is not None and rec.offset > want:
-                wait = self._waiting.get(tp)
-                if wait is None or wait.offset != want:
-                    wait = self._waiting[tp] = _Wait(want, now_ms)
-                    out.gaps.append((rec.topic, rec.partition, want, rec.offset))
-                if now_ms - wait.since_ms < self._accept_after_ms:
-                    out.held += 1
-                    # Seek once per second while waiting, not once per held record: a seek
-                    # discards what the consumer fetched past the cursor, so the records
-                    # still arriving right after it are stale, not a sign it failed.
-                    if wait.sought_ms is None or now_ms - wait.sought_ms >= RESEEK_MS:
-                        wait.sought_ms = now_ms
-                        out.seeks[tp] = want
-                    continue
+            elif want is not None and rec.offset > want:
                 out.absent.append((rec.topic, rec.partition, want, rec.offset - 1))
-            self._waiting.pop(tp, None)
             self._next[tp] = rec.offset + 1
             self._dirty[tp] = rec.offset + 1
             out.records.append(rec)
@@ -141,6 +140,19 @@ class OffsetCursors:
             out.setdefault(partition, {})[cursor_key(topic, partition)] = str(offset).encode()
         self._dirty.clear()
         return out
+
+
+def splice(records: Sequence[InputRecord], fills: Sequence[tuple[Gap, list[InputRecord]]]) -> list[InputRecord]:
+    """``records`` with each gap's fetched records inserted before the record that follows it.
+
+    >>> r = lambda o: InputRecord("t", 0, o, None, b"", 0)
+    >>> [x.offset for x in splice([r(1), r(4)], [(Gap(1, "t", 0, 2, 4), [r(2), r(3)])])]
+    [1, 2, 3, 4]
+    """
+    out = list(records)
+    for gap, fetched in sorted(fills, key=lambda f: f[0].index, reverse=True):
+        out[gap.index:gap.index] = [f for f in fetched if gap.first <= f.offset < gap.end]
+    return out
 
 
 def parse_cursor(raw: bytes | None) -> int | None:

@@ -36,11 +36,11 @@ class Metrics:
                                        buckets=_ALERT_BUCKETS, registry=r)
         self.table_keys = Gauge("distillguard_table_keys", "Keys cached per table", ["table"], registry=r)
         self.offset_gaps = Counter(
-            "distillguard_offset_gaps", "Partitions found skipping offsets: re-read (refetched) or "
-            "accepted as absent from the topic", ["agent", "outcome"], registry=r)
+            "distillguard_offset_gaps", "Offset ranges not delivered by the consumer: read from the "
+            "topic (refilled) or not in it (absent)", ["agent", "outcome"], registry=r)
         self.skipped = Counter(
-            "distillguard_records_skipped", "Records not processed: replays of records already in "
-            "the state, or held back while a missing record is re-read", ["agent", "reason"], registry=r)
+            "distillguard_records_skipped", "Records not processed: replays of records whose effects "
+            "are already in the state", ["agent", "reason"], registry=r)
         self.ready = Gauge("distillguard_ready", "1 when the worker is ready", registry=r)
 
     def render(self) -> bytes:

@@ -88,9 +88,6 @@ class Settings(BaseSettings):
     topics_wait_ms: int = Field(
         120_000, ge=0, description="at start-up, how long the worker waits for its topics to be "
         "visible in the broker's metadata before it gives up, ms")
-    offset_gap_wait_ms: int = Field(
-        3000, ge=0, description="when a partition skips offsets, how long to re-read from the "
-        "missing one before taking it as absent from the topic (compaction, transaction markers), ms")
     max_future_ms: int = Field(15 * 60 * 1000, ge=0,
                                description="event times later than now + this are clamped, ms")
 
