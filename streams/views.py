@@ -17,15 +17,53 @@ With ``DISTILLGUARD_WEB_TOKEN`` set, every view but health, ready and metrics re
 from __future__ import annotations
 
 import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from functools import wraps
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from faust.exceptions import SameNode
 from faust.web import Request, Response, View
 
 if TYPE_CHECKING:
     from streams.app import Distillguard
 
 __all__ = ["register_views"]
+
+log = logging.getLogger("distillguard")
+
+Handler = Callable[..., Awaitable[Response]]
+
+
+def _table_route(app: Any, table: Any, match_info: str) -> Callable[[Handler], Handler]:
+    """Faust's ``table_route`` (serve on the worker owning the key, proxy otherwise) that
+    survives routing before the producer knows the table's topic.
+
+    Faust finds the owner through the producer's partitioner, which raises ``TypeError``
+    until the producer has fetched metadata for the changelog topic (right after start-up,
+    on a worker that has not written state yet). Then the key is looked up here, and a key
+    this worker does not hold answers 503 (retry) rather than 500 or a false 404.
+    """
+
+    def decorator(fun: Handler) -> Handler:
+        @wraps(fun)
+        async def get(view: View, request: Request, *args: Any, **kwargs: Any) -> Response:
+            key = request.match_info[match_info]
+            try:
+                return await app.router.route_req(table.name, key, view.web, request)
+            except SameNode:
+                return await fun(view, request, *args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - routing not ready: answer locally if we can
+                log.debug("routing %s %r failed: %r", table.name, key, exc)
+                resp = await fun(view, request, *args, **kwargs)
+                if resp.status == 404:
+                    return view.json({"error": "routing not ready, retry", match_info: key}, status=503)
+                return resp
+
+        return get
+
+    return decorator
 
 
 def register_views(dg: Distillguard) -> None:
@@ -60,7 +98,7 @@ def register_views(dg: Distillguard) -> None:
 
     @app.page("/accounts/{account_id}")
     class Account(View):
-        @app.table_route(table=account_table, match_info="account_id")
+        @_table_route(app, account_table, "account_id")
         async def get(self, request: Request, account_id: str) -> Response:
             if not authorized(request):
                 return unauthorized(self)
@@ -68,7 +106,7 @@ def register_views(dg: Distillguard) -> None:
 
     @app.page("/clusters/{cluster_id}")
     class Cluster(View):
-        @app.table_route(table=cluster_table, match_info="cluster_id")
+        @_table_route(app, cluster_table, "cluster_id")
         async def get(self, request: Request, cluster_id: str) -> Response:
             if not authorized(request):
                 return unauthorized(self)

@@ -152,12 +152,14 @@ def test_sigkill_mid_stream_then_restart_gives_the_uninterrupted_alerts(deployme
             assert (a["ts"], a["reasons"][0]["value"]) == expected[a["alert_id"]], a
     actions = consume(dep.bootstrap, dep.topics["enforcement"], timeout_s=5, idle_s=2)
     assert {a["action_id"] for a in actions} == ref_actions
+    # Records since the last commit come again; those whose effects reached the state before
+    # the kill are skipped as replays (offset cursors), the others are processed again. The
+    # alerts above are what proves nothing was lost or counted twice.
     after_restart = events_total(restarted)
-    # every record was processed by one worker or the other; the overlap is the replay
-    assert before_kill + after_restart >= len(events), (before_kill, after_restart)
-    print(f"\nsigkill: {before_kill:.0f} events before the kill, {after_restart:.0f} after the restart "
-          f"({before_kill + after_restart - len(events):.0f} replayed); {len(alerts)} alert records, "
-          f"{len(ids)} distinct, {len(alerts) - len(ids)} duplicates (identical), expected {len(ref_alerts)}")
+    assert after_restart > 0
+    print(f"\nsigkill: >= {before_kill:.0f} events processed before the kill, {after_restart:.0f} after "
+          f"the restart; {len(alerts)} alert records, {len(ids)} distinct, "
+          f"{len(alerts) - len(ids)} duplicates (identical), expected {len(ref_alerts)}")
 
 
 def test_deleted_rocksdb_dir_is_rebuilt_from_the_changelog(deployment_factory) -> None:
