@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.workers import Deployment, print_worker_logs
+from tests.integration.workers import Deployment, finish
 
 
 @pytest.hookimpl(wrapper=True)
@@ -33,9 +33,4 @@ def deployment_factory(kafka_bootstrap: str, tmp_path: Path,
         return dep
 
     yield make
-    for dep in made:
-        dep.stop_all()
-    report = getattr(request.node, "report_call", None)
-    if report is not None and report.failed:
-        for dep in made:
-            print_worker_logs(dep)
+    finish(made, request)

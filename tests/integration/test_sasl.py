@@ -18,13 +18,19 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import jsonschema
 import pytest
 
-from models.event import load_schema
 from tests.broker import BrokerInfo
 from tests.integration import sasl_broker as sb
-from tests.integration.workers import Deployment, consume, encode, event, print_worker_logs, produce
+from tests.integration.workers import (
+    Deployment,
+    assert_walking_skeleton_alert,
+    consume,
+    encode,
+    finish,
+    produce,
+    walking_skeleton,
+)
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(300)]
 
@@ -66,12 +72,9 @@ def sasl_deployment(sasl_broker: sb.SaslBroker, tmp_path: Path,
         return dep
 
     yield make
-    for dep in made:
-        dep.stop_all()
+    finish(made, request)
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
-        for dep in made:
-            print_worker_logs(dep)
         print(f"\n----- SASL broker {sasl_broker.bootstrap}, last 40 lines -----")
         print(sasl_broker.log_tail(40))
 
@@ -90,19 +93,11 @@ def test_worker_alerts_over_sasl(sasl_deployment: Callable[..., Deployment], mec
     worker.wait_ready()
     assert "created topics" in worker.log()  # no topics existed: the worker made them over SASL
 
-    heavy = [event("acct-heavy", T0 + i * 1000, i, output_tokens=3000) for i in range(6)]  # 18k
-    light = [event("acct-light", T0 + i * 1000, i, output_tokens=1000) for i in range(6)]  # 6k
-    produce(dep.bootstrap, dep.topics["requests"], list(encode(heavy + light)), **sec)
+    produce(dep.bootstrap, dep.topics["requests"], list(encode(walking_skeleton(T0))), **sec)
 
     alerts = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=60, idle_s=4, **sec,
                      until=lambda got: any(a["campaign"] == "anomalous_usage" for a in got))
-    volume = [a for a in alerts if a["campaign"] == "anomalous_usage"]
-    assert [a["accounts"] for a in volume] == [["acct-heavy"]]
-    alert = volume[0]
-    jsonschema.validate(alert, load_schema("alert"))
-    assert alert["ts"] == T0 + 3000  # the fourth event took the window to 12k >= 10k
-    assert alert["reasons"][0]["signal"] == "output_tokens_10m"
-    assert alert["reasons"][0]["value"] == 12000 and alert["reasons"][0]["baseline"] == 10000
+    assert_walking_skeleton_alert(alerts, T0)
 
 
 @pytest.mark.parametrize(("client", "broker_says"), [

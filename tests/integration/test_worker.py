@@ -5,12 +5,17 @@ from __future__ import annotations
 import base64
 import hashlib
 
-import jsonschema
 import orjson
 import pytest
 
-from models.event import load_schema
-from tests.integration.workers import consume, encode, event, produce
+from tests.integration.workers import (
+    assert_walking_skeleton_alert,
+    consume,
+    encode,
+    event,
+    produce,
+    walking_skeleton,
+)
 
 pytestmark = pytest.mark.broker
 
@@ -22,20 +27,11 @@ def test_volume_window_alert_read_back_from_kafka(deployment_factory) -> None:
     dep = deployment_factory(DISTILLGUARD_OUTPUT_TOKENS_THRESHOLD="10000")
     worker = dep.start()
     worker.wait_ready()
-    heavy = [event("acct-heavy", T0 + i * 1000, i, output_tokens=3000) for i in range(6)]  # 18k
-    light = [event("acct-light", T0 + i * 1000, i, output_tokens=1000) for i in range(6)]  # 6k
-    produce(dep.bootstrap, dep.topics["requests"], list(encode(heavy + light)))
+    produce(dep.bootstrap, dep.topics["requests"], list(encode(walking_skeleton(T0))))
 
     alerts = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=60, idle_s=4,
                      until=lambda got: any(a["campaign"] == "anomalous_usage" for a in got))
-    volume = [a for a in alerts if a["campaign"] == "anomalous_usage"]
-    assert [a["accounts"] for a in volume] == [["acct-heavy"]]
-    alert = volume[0]
-    jsonschema.validate(alert, load_schema("alert"))
-    assert alert["ts"] == T0 + 3000  # the fourth event took the window to 12k >= 10k
-    assert alert["reasons"][0]["signal"] == "output_tokens_10m"
-    assert alert["reasons"][0]["value"] == 12000 and alert["reasons"][0]["baseline"] == 10000
-    assert alert["detected_at"] >= alert["ts"]
+    assert_walking_skeleton_alert(alerts, T0)
 
 
 def test_worker_started_before_its_topics_exist_creates_them_and_consumes(deployment_factory) -> None:

@@ -226,3 +226,38 @@ def print_worker_logs(dep: Deployment, lines: int = 80) -> None:
         tail = [ln for ln in worker.log().splitlines() if not any(x in ln for x in LOG_NOISE)]
         print(f"\n----- {dep.base.name} worker {n} (exit {worker.proc.poll()}), last {lines} lines -----")
         print("\n".join(ln[:300] for ln in tail[-lines:]))
+
+
+def walking_skeleton(t0: int) -> list[dict[str, Any]]:
+    """Six events each of ``acct-heavy`` (3,000 output tokens) and ``acct-light`` (1,000), 1 s
+    apart from ``t0`` (a window boundary): heavy crosses a 10,000-token threshold at its 4th."""
+    heavy = [event("acct-heavy", t0 + i * 1000, i, output_tokens=3000) for i in range(6)]  # 18k
+    light = [event("acct-light", t0 + i * 1000, i, output_tokens=1000) for i in range(6)]  # 6k
+    return heavy + light
+
+
+def assert_walking_skeleton_alert(alerts: list[dict[str, Any]], t0: int) -> dict[str, Any]:
+    """Exactly one volume alert, schema-valid, for ``acct-heavy`` at its 4th event (12k vs 10k)."""
+    import jsonschema
+
+    from models.event import load_schema
+
+    volume = [a for a in alerts if a["campaign"] == "anomalous_usage"]
+    assert [a["accounts"] for a in volume] == [["acct-heavy"]]
+    alert = volume[0]
+    jsonschema.validate(alert, load_schema("alert"))
+    assert alert["ts"] == t0 + 3000  # the fourth event took the window to 12k >= 10k
+    assert alert["reasons"][0]["signal"] == "output_tokens_10m"
+    assert alert["reasons"][0]["value"] == 12000 and alert["reasons"][0]["baseline"] == 10000
+    assert alert["detected_at"] >= alert["ts"]
+    return alert
+
+
+def finish(deployments: list[Deployment], request: Any) -> None:
+    """Stop every worker; if the test failed, print their logs (see ``print_worker_logs``)."""
+    for dep in deployments:
+        dep.stop_all()
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        for dep in deployments:
+            print_worker_logs(dep)
