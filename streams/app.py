@@ -55,13 +55,13 @@ class Distillguard:
     app: faust.App
     runtime: Runtime
     metrics: Metrics
+    gapfill: GapFiller  #: reads offsets the consumer acknowledged without delivering them
     tables: dict[str, Any] = field(default_factory=dict)
     topics: dict[str, Any] = field(default_factory=dict)
     broker_ok: bool = False
     last_offsets: dict[int, int] = field(default_factory=dict)
     events_since_snapshot: dict[int, int] = field(default_factory=dict)
     cursors: dict[str, OffsetCursors] = field(default_factory=dict)
-    gapfill: GapFiller = field(default_factory=lambda: GapFiller(Settings()))
 
     def ready(self) -> tuple[bool, str]:
         """Readiness: broker reachable, not rebalancing, tables recovered, partitions assigned."""
@@ -237,10 +237,9 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
     runtime = Runtime(store_factory=lambda kind, part: TableStore(tables[kind], part), policy=_policy(settings),
                       cache_size=settings.cache_size, volume=settings.volume_window(),
                       model_key=settings.model_key.encode(), max_future_ms=settings.max_future_ms)
-    dg = Distillguard(settings, app, runtime, metrics, tables=tables,
+    dg = Distillguard(settings, app, runtime, metrics, GapFiller(settings), tables=tables,
                       topics={"requests": requests_t, "links": links_t, "alerts": alerts_t,
-                              "actions": actions_t, "deadletter": dead_t, "feedback": feedback_t},
-                      gapfill=GapFiller(settings))
+                              "actions": actions_t, "deadletter": dead_t, "feedback": feedback_t})
 
     @app.on_before_shutdown.connect
     async def stop_gapfill(_app: Any, **_: Any) -> None:
