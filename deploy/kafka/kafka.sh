@@ -5,6 +5,7 @@
 #   deploy/kafka/kafka.sh down [--purge] stop (idempotent); --purge also deletes the data dir
 #   deploy/kafka/kafka.sh status        exit 0 if a broker answers on 127.0.0.1:$KAFKA_PORT
 #   deploy/kafka/kafka.sh logs [-f] [N] tail the broker log
+#   deploy/kafka/kafka.sh jars          resolve (and cache) the broker's jars only, start nothing
 #
 # Requirements: Java 17+ and Maven (jars come from Maven Central via deploy/kafka/pom.xml and are
 # cached in <repo>/.cache/kafka/<version>/libs, Maven repo in <repo>/.cache/m2).
@@ -371,8 +372,9 @@ main() {
     down) cmd_down "$@" ;;
     status) cmd_status "$@" ;;
     logs) cmd_logs "$@" ;;
+    jars) check_java; mkdir -p "$KAFKA_HOME_DIR"; resolve_jars ;;
     *)
-      echo "usage: $0 {up|down [--purge]|status|logs [-f] [N]}" >&2
+      echo "usage: $0 {up|down [--purge]|status|logs [-f] [N]|jars}" >&2
       exit 64
       ;;
   esac

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.broker import KAFKA_SH
 from tests.integration.workers import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -69,14 +70,23 @@ def kafka_libs() -> Path | None:
     return libs if any(libs.glob("kafka_2.13-*.jar")) else None
 
 
-def why_unavailable() -> str | None:
-    """Why no SASL broker can be started here (None if it can)."""
-    if shutil.which("java") is None:
-        return "java is not on PATH (the session broker probably came from Docker)"
-    if kafka_libs() is None:
-        return (f"no Apache Kafka {KAFKA_VERSION} jars in {libs_dir()} "
-                "(deploy/kafka/kafka.sh never ran here; the session broker probably came "
-                "from Docker)")
+def ensure_kafka_libs() -> str | None:
+    """Make sure the Kafka jars are cached (``kafka.sh jars``); why not, or None when they are.
+
+    Only a machine without Java or Maven - the documented requirements of the local broker,
+    absent where the session broker comes from Docker - cannot have them. Anywhere else a
+    failed resolution raises :class:`BrokerStartError` with Maven's output.
+    """
+    if kafka_libs() is not None:
+        return None
+    missing = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
+    if missing:
+        return f"{' and '.join(missing)} not on PATH and no Kafka jars cached in {libs_dir()}"
+    proc = subprocess.run(["bash", str(KAFKA_SH), "jars"],
+                          capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0 or kafka_libs() is None:
+        raise BrokerStartError(f"kafka.sh jars failed ({proc.returncode}):\n{proc.stdout[-2000:]}"
+                               f"{proc.stderr[-2000:]}")
     return None
 
 
@@ -265,7 +275,7 @@ def start_sasl_broker(base: Path, timeout_s: float = 90) -> SaslBroker:
     """
     libs = kafka_libs()
     if libs is None:
-        raise BrokerStartError(why_unavailable() or "no Kafka jars")
+        raise BrokerStartError(f"no Kafka jars in {libs_dir()} (see ensure_kafka_libs)")
     try:
         return _start_once(base / "try0", libs, timeout_s)
     except BrokerStartError as exc:

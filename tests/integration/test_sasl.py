@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.broker import BrokerInfo
 from tests.integration import sasl_broker as sb
 from tests.integration.workers import (
     Deployment,
@@ -38,15 +37,14 @@ T0 = 1_767_225_600_000  # 2026-01-01T00:00Z, a window boundary
 
 
 @pytest.fixture(scope="module")
-def sasl_broker(kafka_broker: BrokerInfo,
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[sb.SaslBroker]:
-    """A private SASL broker for this module; always stopped at teardown.
-
-    Depends on the session broker only so that, with the local broker, ``kafka.sh`` has
-    resolved the Kafka jars before this fixture needs them.
-    """
-    reason = sb.why_unavailable()
-    if reason is not None:
+def sasl_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sb.SaslBroker]:
+    """A private SASL broker for this module, from the Kafka jars ``kafka.sh`` caches (resolved
+    here if need be); always stopped at teardown."""
+    try:
+        reason = sb.ensure_kafka_libs()
+    except sb.BrokerStartError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    if reason is not None:  # no Java or no Maven: the machine's broker comes from Docker
         pytest.skip(f"no private SASL broker: {reason}")
     try:
         broker = sb.start_sasl_broker(tmp_path_factory.mktemp("sasl-broker"), timeout_s=90)
