@@ -340,14 +340,10 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
         await run_batches(stream, runtime.process_feedback, account_table, "account", "feedback")
 
     @app.on_partitions_revoked.connect
-    async def on_revoked(_app: Any, revoked: Any, **_: Any) -> None:
-        # State follows partitions: drop every in-memory engine, re-read from RocksDB on demand.
-        runtime.drop_partitions()
-        for cursors in dg.cursors.values():
-            cursors.forget()
-
     @app.on_partitions_assigned.connect
-    async def on_assigned(_app: Any, assigned: Any, **_: Any) -> None:
+    async def forget_partitions(_app: Any, *_: Any, **__: Any) -> None:
+        # State follows partitions: drop every in-memory engine and cursor, re-read from
+        # RocksDB on demand (before the new assignment, and again once it is known).
         runtime.drop_partitions()
         for cursors in dg.cursors.values():
             cursors.forget()
