@@ -134,6 +134,9 @@ class ClusterEngine:
         if st.kind != "pay" and st.nh < cfg.min_cluster_members:
             st.score = 0.0  # too few harvesting members stored: no alert is possible
             return StepResult()
+        if len(members) < cfg.min_pay_members:
+            st.score = 0.0  # a lone member (most payment keys): no cluster to judge
+            return StepResult()
         if not new_member and st.last_eval >= 0 and ts - st.last_eval < cfg.cluster_eval_ms:
             return StepResult()
         return self._evaluate(key, st, ts)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import Callable
+from functools import lru_cache, partial
 from time import perf_counter as _perf
 from typing import Any
 
@@ -46,7 +47,10 @@ from models.text import text_signals
 
 __all__ = ["AccountEngine", "ClusterEngine", "Engine", "EngineConfig", "StepResult"]
 
+@lru_cache(maxsize=65_536)
 def _hkey(kind: str, value: str) -> str:
+    """Pseudonymous link key (state never holds the raw IP or payment fingerprint); cached
+    because an account's keys are looked at every ``link_check_ms`` and rarely change."""
     return f"{kind}:{hashlib.sha1(value.encode()).hexdigest()[:16]}"  # noqa: S324 - pseudonymous key
 
 
@@ -212,9 +216,12 @@ class AccountEngine:
         res = StepResult()
         ts = st.last_ts
         n = st.n
+        # an account at the top step can raise no further alert: it is re-evaluated
+        # ``settled_eval_factor`` times less often (its view and summary still refresh)
+        slow = cfg.settled_eval_factor if st.step > len(cfg.step_thresholds) else 1
         if n > st.eval_n and (
-            n - st.eval_n >= cfg.eval_every_requests
-            or (st.eval_ts >= 0 and ts - st.eval_ts >= cfg.eval_every_ms)
+            n - st.eval_n >= cfg.eval_every_requests * slow
+            or (st.eval_ts >= 0 and ts - st.eval_ts >= cfg.eval_every_ms * slow)
             or n == cfg.min_requests
             # a sparse account can only alert on maxed-out outputs: evaluate it early only then
             or (cfg.sparse_min_requests <= n < cfg.min_requests and 2 * st.n_xlong >= n)
@@ -313,11 +320,25 @@ class AccountEngine:
         st.eval_ts = ts
         f = st.features(ts)
         bank = self.models
-        learn = st.susp < 0.3 and st.step == 0 and not st.confirmed
+        # Population sample: a benign-looking account feeds the River model and the baselines
+        # at most once per ``baseline_every_ms`` (a busy batch job must not outweigh a thousand
+        # light users, and learning on every evaluation was the costliest step of all).
+        sample = (st.susp < 0.3 and st.step == 0 and not st.confirmed
+                  and (st.base_ts < 0 or ts - st.base_ts >= cfg.baseline_every_ms))
+        anom: float | Callable[[], float]
         # the River models only see accounts with enough requests for stable features
-        anom = bank.score(f, learn=learn) if st.n >= cfg.min_requests else 0.0
+        if st.n < cfg.min_requests:
+            anom = 0.0
+        elif sample:
+            anom = bank.score(f, learn=True)
+        else:  # scored only if it can change the outcome (see models.scoring.assess)
+            anom = partial(bank.score, f, False)
         p_att = bank.attack_probability(f)
-        a = assess(f, st.tier, anom, p_att, bank.baselines, cfg.old_account_ms / 86_400_000)
+        thresholds = (cfg.alert_threshold, *cfg.step_thresholds)
+        # the anomaly is only worth scoring if it could lift the account to a step not reached
+        bar = thresholds[st.step] if st.step < len(thresholds) else 2.0
+        a = assess(f, st.tier, anom, p_att, bank.baselines, cfg.old_account_ms / 86_400_000,
+                   alert_bar=bar)
         was_susp = st.susp >= 0.5
         st.score = round(a.score, 4)
         st.campaign = a.campaign if a.score > 0 else st.campaign
@@ -327,9 +348,9 @@ class AccountEngine:
             st.excerpt = excerpt[:160]
         # population baselines: benign-looking accounts, each at most once per
         # ``baseline_every_ms`` (a busy batch job must not outweigh a thousand light users)
-        if a.score < 0.3 and st.step == 0 and (st.base_ts < 0 or ts - st.base_ts >= cfg.baseline_every_ms):
+        if sample and a.score < 0.3:
             st.base_ts = ts
-            bank.baselines.update({**f, "anomaly": anom})
+            bank.baselines.update({**f, "anomaly": a.anomaly} if a.anomaly is not None else f)
         if (st.susp >= 0.5) != was_susp:
             for ent in st.links.values():  # refresh the cluster view now
                 ent[1] = -10 * HOUR_MS
@@ -342,7 +363,6 @@ class AccountEngine:
                 return
         elif not (st.n >= cfg.sparse_min_requests and a.sparse_ok):
             return
-        thresholds = (cfg.alert_threshold, *cfg.step_thresholds)
         target = sum(1 for t in thresholds if a.score >= t)
         if target <= st.step:
             return

@@ -30,6 +30,7 @@ Every reason carries the value and the benign population baseline (running media
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +71,9 @@ class Assessment:
     sparse_ok: bool = False
     extra_evidence: int = 0
     families: dict[str, float] = field(default_factory=dict)
+    #: the calibrated anomaly quantile used, or None when it could not change the outcome
+    #: and was therefore not computed (see :func:`assess`)
+    anomaly: float | None = None
 
 
 def _r(signal: str, value: float, baseline: float, detail: str | None = None) -> dict[str, Any]:
@@ -141,9 +145,32 @@ def shrunk_suspicion(n: float, n_txt: float, n_intent: float, n_reason: float, n
     return suspicion_of(n_intent / (n_txt + k), om)
 
 
-def assess(f: dict[str, float], tier: str | None, anomaly: float, p_attack: float | None,
-           base: Baselines, old_account_days: float = 180.0) -> Assessment:
-    """Score one account's features (see the module docstring). Pure function of its inputs."""
+def assess(f: dict[str, float], tier: str | None, anomaly: float | Callable[[], float],
+           p_attack: float | None, base: Baselines, old_account_days: float = 180.0,
+           alert_bar: float = 0.0) -> Assessment:
+    """Score one account's features (see the module docstring). Pure function of its inputs.
+
+    ``anomaly`` is the calibrated River anomaly quantile in [0, 1], or a callable returning
+    it. Scoring the River model is the costliest part of an evaluation, so the callable is
+    only invoked when the anomaly can change a decision: when enough families fire for the
+    ``anomalous_usage`` fallback, or when the score *with the largest anomaly contribution*
+    would reach ``alert_bar`` (the engine passes its alert threshold). Otherwise the score
+    is computed without it (``Assessment.anomaly`` is None): below the alert bar either way.
+
+    >>> from models.baseline import Baselines
+    >>> f = {"intent_cot": 0.0, "intent_rubric": 0.0, "intent_rewrite": 0.0, "intent_agentic": 0.0,
+    ...      "intent_coding": 0.0, "intent_analysis": 0.0, "intent_computer_use": 0.0,
+    ...      "intent_vision": 0.0, "intent_any": 0.0, "n": 20.0, "n_txt": 8.0, "span_h": 2.0,
+    ...      "mean_out": 300.0, "reasoning_share": 0.0, "long_output_share": 0.0,
+    ...      "xlong_output_share": 0.0, "req_1h": 10.0, "age_days": 400.0, "ramp": 0.0,
+    ...      "active_frac": 0.5, "cv_gap": 1.0, "top_template_share": 0.1, "dup_rate": 0.0,
+    ...      "new_model_share": 0.0, "ip_blocks": 1.0}
+    >>> def never() -> float:
+    ...     raise AssertionError("an account without intent or evidence needs no anomaly score")
+    >>> a = assess(f, "pro", never, None, Baselines())
+    >>> a.score, a.anomaly
+    (0.0, None)
+    """
     # -- intent mix --------------------------------------------------------------------
     best_c, best_share = "anomalous_usage", 0.0
     for c, names in CAMPAIGN_INTENTS.items():
@@ -200,6 +227,17 @@ def assess(f: dict[str, float], tier: str | None, anomaly: float, p_attack: floa
     if p_attack is not None:
         fam.append(("supervised", _ramp(p_attack, 0.5, 0.9), p_attack, 0.5, "P(attack) from analyst verdicts"))
     fired = sum(1 for _, s_, _, _, _ in fam if s_ >= 0.5)
+    damp = 0.75 if f["age_days"] >= old_account_days and tier in _TRUSTED_TIERS else 1.0
+    used: float | None
+    if callable(anomaly):
+        # the anomaly enters the score through the intent (score = intent x ...) and the
+        # fallback (fired >= 4) only, and by at most ANOMALY_WEIGHT evidence
+        ev_wo = sum(s_ for _, s_, _, _, _ in fam)
+        best = intent * (0.3 + 0.7 * min(1.0, (ev_wo + ANOMALY_WEIGHT) / 2.0)) * damp
+        used = anomaly() if (fired >= 4 or (intent > 0 and best >= alert_bar)) else None
+    else:
+        used = anomaly
+    anomaly = 0.0 if used is None else used
     an = ANOMALY_WEIGHT * _ramp(anomaly, 0.95, 0.995)
     fam.append(("anomaly", an, anomaly, 0.5, "HalfSpaceTrees score, quantile among benign-looking accounts"))
     evidence = sum(s_ for _, s_, _, _, _ in fam)
@@ -207,10 +245,7 @@ def assess(f: dict[str, float], tier: str | None, anomaly: float, p_attack: floa
         if s_ >= 0.25:
             reasons.append(_r(sig, v, b, d))
     # -- combine -------------------------------------------------------------------------
-    damp = 1.0
-    trusted = f["age_days"] >= old_account_days and tier in _TRUSTED_TIERS
-    if trusted:
-        damp = 0.75
+    if damp < 1.0:
         reasons.append(_r("account_age_days", f["age_days"], med("age_days", 0.5),
                           f"long-lived {tier} account (score damped)"))
     ev_part = min(1.0, evidence / 2.0)
@@ -244,4 +279,4 @@ def assess(f: dict[str, float], tier: str | None, anomaly: float, p_attack: floa
     return Assessment(score=min(1.0, score), campaign=campaign, evidence=evidence, fired=fired,
                       reasons=reasons, suspicion=suspicion, intent=intent, output_max=om, sparse_ok=sparse_ok,
                       extra_evidence=need,
-                      families={name: round(s_, 4) for name, s_, _, _, _ in fam})
+                      families={name: round(s_, 4) for name, s_, _, _, _ in fam}, anomaly=used)
