@@ -117,42 +117,111 @@ def _write_state(table: Any, dirty: dict[int, dict[str, bytes]], last_event: dic
     return n
 
 
-async def _put_state(table: Any, dirty: dict[int, dict[str, bytes]], last_event: dict[int, Any]) -> int:
-    """Write each dirty key once: into its partition's RocksDB database and its changelog.
+@dataclass
+class _PartitionWrite:
+    """One partition's dirty state, ready to write: a RocksDB write batch and changelog batches."""
 
-    The fast path of :func:`_write_state`, for the RocksDB store: the same two writes Faust's
-    ``table[key] = value`` makes (local put, changelog record to the key's partition), without
-    Faust's per-key FutureMessage, producer buffer and sensor calls (~40 µs a key here). The
-    changelog records go through the app's producer, which Faust flushes before it commits
-    offsets, so state still reaches the changelog before the offsets that depend on it. The
-    offset of a partition's last changelog record is kept as its persisted offset once acked
-    (Faust does this per key), so a restart replays only newer changelog records.
+    partition: int
+    keys: int
+    rocks: Any  #: ``rocksdict.WriteBatch`` for the partition's database
+    changelog: list[Any]  #: aiokafka ``BatchBuilder``s, in key order
+
+
+@dataclass
+class _StateWrite:
+    """A batch's dirty state, prepared (encoded, batched) but not yet written."""
+
+    table: Any
+    parts: list[_PartitionWrite] = field(default_factory=list)
+    #: memory store (tests, tools): written key by key through Faust's own path
+    fallback: tuple[dict[int, dict[str, bytes]], dict[int, Any]] | None = None
+
+
+def _prepare_state(table: Any, dirty: dict[int, dict[str, bytes]], last_event: dict[int, Any]) -> _StateWrite:
+    """Encode a batch's dirty state into per-partition RocksDB and changelog batches.
+
+    Pure CPU work and no side effect, so the agent does it while the batch's outputs are on
+    their way to the broker; :func:`_write_prepared` writes it once they are acknowledged.
     """
     store = table.data
-    db_for = getattr(store, "_db_for_partition", None)
-    if db_for is None:  # memory store (tests, tools): Faust's own path
-        return _write_state(table, dirty, last_event)
-    producer = table.app.producer
-    changelog = table.changelog_topic.get_topic_name()
-    n = 0
+    if getattr(store, "_db_for_partition", None) is None:
+        return _StateWrite(table, fallback=(dirty, last_event))
+    from rocksdict import WriteBatch
+
+    producer = table.app.producer._ensure_producer()
+    out = _StateWrite(table)
     for partition, kv in dirty.items():
-        db = db_for(partition)
-        fut = None
+        if not kv:
+            continue
+        rocks = WriteBatch(raw_mode=True)
+        builders = [producer.create_batch()]
+        builder = builders[0]
         for key, value in kv.items():
             raw = key.encode()
-            db.put(raw, value)
-            fut = await producer.send(changelog, raw, value, partition, None, None)
-            n += 1
+            rocks.put(raw, value)
+            if builder.append(timestamp=None, key=raw, value=value) is None:
+                # Full (producer_max_batch_size): a new one; its first record always fits.
+                builder = producer.create_batch()
+                builder.append(timestamp=None, key=raw, value=value)
+                builders.append(builder)
+        out.parts.append(_PartitionWrite(partition, len(kv), rocks, builders))
+    return out
+
+
+async def _write_prepared(state: _StateWrite) -> int:
+    """Write prepared state: each partition's keys into its RocksDB database (one write
+    batch) and its changelog (record batches of up to ``producer_max_batch_size`` bytes).
+
+    The same two writes Faust's ``table[key] = value`` makes per key (local put, changelog
+    record to the key's partition), without Faust's per-key FutureMessage, producer buffer and
+    sensor calls, and without aiokafka's per-record ``send`` (a coroutine, a future and a
+    16 KB batch each few records: dozens of sequential round trips per batch). The batches go
+    into the app's producer, which Faust flushes before it commits offsets, so state still
+    reaches the changelog before the offsets that depend on it. The offset of a partition's
+    last changelog record is kept as its persisted offset once acked (Faust does this per
+    key), so a restart replays only newer changelog records.
+    """
+    table = state.table
+    if state.fallback is not None:
+        return _write_state(table, *state.fallback)
+    store = table.data
+    producer = table.app.producer._ensure_producer()
+    changelog = table.changelog_topic.get_topic_name()
+    n = 0
+    for part in state.parts:
+        store._db_for_partition(part.partition).write(part.rocks)
+        fut = None
+        for builder in part.changelog:
+            fut = await producer.send_batch(builder, changelog, partition=part.partition)
         if fut is not None:
-            fut.add_done_callback(partial(_persisted, store, TP(changelog, partition)))
+            last = part.changelog[-1].record_count() - 1
+            fut.add_done_callback(partial(_persisted, table.app, store, TP(changelog, part.partition), last))
+        n += part.keys
     return n
 
 
-def _persisted(store: Any, tp: TP, fut: asyncio.Future[Any]) -> None:
+async def _put_state(table: Any, dirty: dict[int, dict[str, bytes]], last_event: dict[int, Any]) -> int:
+    """Write each dirty key once: into its partition's RocksDB database and its changelog."""
+    return await _write_prepared(_prepare_state(table, dirty, last_event))
+
+
+def _persisted(app: Any, store: Any, tp: TP, last: int, fut: asyncio.Future[Any]) -> None:
+    """A changelog batch was acknowledged: its last record's offset is the persisted offset.
+
+    A batch that failed means state the offsets depend on is not in the changelog: the worker
+    stops (as for undelivered outputs) rather than let a commit pass it.
+    """
     if fut.cancelled() or fut.exception() is not None:
-        log.error("changelog write to %s failed: %r", tp, None if fut.cancelled() else fut.exception())
+        exc = None if fut.cancelled() else fut.exception()
+        log.error("changelog write to %s failed: %r", tp, exc)
+        if not app.should_stop:
+            asyncio.ensure_future(app.crash(StateNotPersisted(f"changelog write to {tp} failed: {exc!r}")))
         return
-    store.set_persisted_offset(tp, fut.result().offset)
+    store.set_persisted_offset(tp, fut.result().offset + last)
+
+
+class StateNotPersisted(RuntimeError):
+    """A batch of state changelog records was not acknowledged."""
 
 
 class OutputsNotDelivered(RuntimeError):
@@ -195,6 +264,7 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
         broker_session_timeout=settings.session_timeout_ms / 1000,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_ms / 3000),
         producer_linger_ms=1,
+        producer_max_batch_size=settings.producer_batch_bytes,
         consumer_max_fetch_size=settings.consumer_max_fetch_bytes,
         consumer_metadata_max_age_ms=settings.metadata_max_age_ms,
         consumer_auto_offset_reset="earliest",
@@ -245,11 +315,11 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
     async def stop_gapfill(_app: Any, **_: Any) -> None:
         await dg.gapfill.stop()
 
-    async def emit(out: BatchOutput) -> None:
+    async def send_outputs(out: BatchOutput) -> list[asyncio.Future[Any]]:
         """Send a batch's outputs straight through the producer (not ``topic.send``: Faust's
         per-record FutureMessage and callbacks cost more than the send itself). Keys and the
-        default partitioner are the same; Faust flushes the producer before committing offsets."""
-        t0 = time.perf_counter()
+        default partitioner are the same; Faust flushes the producer before committing offsets.
+        Returns the records' delivery futures (see :func:`_delivered`)."""
         send = app.producer.send
         futs = []
         dumps = orjson.dumps
@@ -277,8 +347,7 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
             key = dl["key_b64"].encode() if dl.get("key_b64") else None
             futs.append(await send(settings.deadletter_topic, key, dumps(dl), None, None, None))
             metrics.deadletter.labels(dl["reason"].split(":", 1)[0]).inc()
-        await _delivered(futs)
-        metrics.stage_latency.labels("emit").observe(time.perf_counter() - t0)
+        return futs
 
     def cursors_for(agent: str, table: Any) -> OffsetCursors:
         def load(topic: str, partition: int) -> int | None:
@@ -303,21 +372,29 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
             records = batch.records
             out = process(records)
             last = {e.message.partition: e for e in events}
+            t0 = time.perf_counter()
+            futs = await send_outputs(out)
+            t1 = time.perf_counter()
+            # While the outputs travel: encode the state (no side effect yet). The cursors after
+            # the state keys (same changelog partition): a cursor that reached the changelog
+            # means the state it covers did too.
+            state = (_prepare_state(table, _merge(runtime.pop_dirty(kind), cursors.pop_dirty()), last)
+                     if table is not None else None)
+            t2 = time.perf_counter()
             try:
-                await emit(out)  # acknowledged before the state that counts them is written
+                await _delivered(futs)  # acknowledged before the state that counts them is written
             except OutputsNotDelivered as exc:
                 # Neither state nor offsets of this batch may be kept: stop the worker, so that
                 # it (or the group) restarts from the last committed offsets.
                 await app.crash(exc)
                 return
-            if table is not None:
-                t0 = time.perf_counter()
-                # The cursors after the state keys (same changelog partition): a cursor that
-                # reached the changelog means the state it covers did too.
-                await _put_state(table, _merge(runtime.pop_dirty(kind), cursors.pop_dirty()), last)
+            t3 = time.perf_counter()
+            metrics.stage_latency.labels("emit").observe((t1 - t0) + (t3 - t2))
+            if state is not None:
+                await _write_prepared(state)
                 if kind == "account":
                     await _maybe_snapshot(dg, last, records)
-                metrics.stage_latency.labels("state").observe(time.perf_counter() - t0)
+                metrics.stage_latency.labels("state").observe(time.perf_counter() - t3 + (t2 - t1))
             if kind == "account":
                 metrics.events.inc(out.events)
                 metrics.stage_latency.labels("decode").observe(out.decode_s)

@@ -178,6 +178,9 @@ class Runtime:
         self.volume = volume or VolumeWindow()
         #: per partition: account -> volume state (see :meth:`_count_volume`) touched since the last pop
         self._volume_dirty: dict[int, dict[str, dict[str, Any]]] = {}
+        #: per partition: account -> its decoded volume state as last written (LRU, ``cache_size``),
+        #: so an account's next batch does not read and parse it from the store again
+        self._volume_cache: dict[int, dict[str, dict[str, Any]]] = {}
         self._clock = wall_clock_ms or (lambda: int(time.time() * 1000))
         #: event time is clamped to ``max(wall clock, record timestamp) + max_future_ms``
         self.max_future_ms = max_future_ms
@@ -215,6 +218,11 @@ class Runtime:
     def drop_partitions(self, partitions: Iterable[int] | None = None) -> None:
         """Forget in-memory engines (after a rebalance); state is re-read from the stores."""
         self._volume_dirty = {}
+        if partitions is None:
+            self._volume_cache = {}
+        else:
+            for p in list(partitions):
+                self._volume_cache.pop(p, None)
         for engines in (self.accounts, self.clusters):
             for p in list(engines) if partitions is None else list(partitions):
                 # Dropped, not ``evict_all()``-ed: evicting flushes state into the store, and the
@@ -275,7 +283,15 @@ class Runtime:
         dirty = self._volume_dirty.setdefault(partition, {})
         state = dirty.get(account)
         if state is None:
-            state = _load_volume(self._stores("account", partition).get(f"vol|{account}"))
+            cache = self._volume_cache.get(partition)
+            if cache is None:
+                cache = self._volume_cache[partition] = {}
+            state = cache.pop(account, None)  # re-inserted below: most recently used last
+            if state is None:
+                state = _load_volume(self._stores("account", partition).get(f"vol|{account}"))
+                if len(cache) >= self._cache_size:
+                    del cache[next(iter(cache))]
+            cache[account] = state
             dirty[account] = state
         start = self.volume.window_start(ts)
         windows = state["w"]

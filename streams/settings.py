@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     consumer_max_fetch_bytes: int = Field(
         8 * 1024 * 1024, ge=65_536, description="bytes fetched per partition per request (Faust's "
         "1 MiB default caps a worker at ~3,300 events/s of 700-byte events here)")
+    producer_batch_bytes: int = Field(
+        1_000_000, ge=16_384, le=1_048_576, description="bytes per producer record batch (one "
+        "partition): a batch's state changelog goes out in batches of this size, 1 to 3 per partition "
+        "at the default batch size (Faust's 16 KB default: dozens of sequential round trips per batch). "
+        "At most the broker's and the topics' max message size (1 MiB by default)")
     session_timeout_ms: int = Field(
         30_000, ge=1000, description="consumer group session timeout, ms: how long a dead worker keeps "
         "its partitions before the group hands them to the others (broker minimum: 6000 by default)")

@@ -4,9 +4,9 @@ Reads go straight to the RocksDB database of the key's partition. Faust's own ``
 picks the database from the *current event's* partition, which inside a ``take_events`` batch
 is whatever event the stream last yielded - a key of partition 3 looked up while an event
 of partition 1 is current reads the wrong database and comes back empty. Writes are *not*
-made through this object: the agent writes each dirty key once per batch in the context of
-an event of the key's partition (``streams.app._write_state``), which is what Faust's
-RocksDB store and changelog need.
+made through this object: the agent writes each dirty key once per batch into the RocksDB
+database and the changelog partition of the key's partition (``streams.app._write_prepared``;
+``_write_state`` for the memory store).
 """
 
 from __future__ import annotations
@@ -29,15 +29,16 @@ class TableStore:
 
     def get(self, key: str, default: bytes | None = None) -> bytes | None:
         store = self._table.data
-        # The key bytes exactly as the store wrote them (Faust serialises str keys with the
-        # table's key serializer, e.g. JSON '"a:..."'); plain utf-8 would never match.
-        encode = getattr(store, "_encode_key", None)
-        raw_key = encode(key) if encode is not None else key.encode()
         db_for = getattr(store, "_db_for_partition", None)
         if db_for is None:  # memory store (tests, tools): a plain mapping over all partitions
-            value = store.get(raw_key)
+            # The key bytes exactly as Faust's ``table[key] = value`` wrote them (str keys pass
+            # the table's key serializer, e.g. JSON '"a:..."'; plain utf-8 would never match).
+            encode = getattr(store, "_encode_key", None)
+            value = store.get(encode(key) if encode is not None else key.encode())
         else:
-            value = db_for(self._partition).get(raw_key)
+            # The RocksDB store is written by the agent (``streams.app._prepare_state``) and by
+            # Faust's changelog recovery, both with the raw utf-8 key bytes of the changelog.
+            value = db_for(self._partition).get(key.encode())
         return default if value is None else value
 
     def __setitem__(self, key: str, value: bytes) -> None:
