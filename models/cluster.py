@@ -217,31 +217,21 @@ class ClusterEngine:
             self.stats["broad_suppressed"] += 1
             return StepResult()
         # synchronised timing: co-activity of the (at most SYNC_MEMBERS most recent)
-        # harvesting members in the last 60 minutes; loops run over set bits only
+        # harvesting members in the last 60 minutes. A member's co-activity is the number of
+        # (other member, minute) pairs active with it: sum over the others of the popcount of
+        # the two masks ANDed (one C-level popcount per pair, no loop over minutes)
         cur_min = ts // 60_000
-        per_min = [0] * 60
         masks = []
         for _, m in harvest[-SYNC_MEMBERS:]:
             shift = cur_min - int(m[S_MIN])
-            mask = (int(m[S_MASK]) << shift) & _MASK60 if 0 <= shift < 60 else 0
-            masks.append(mask)
-            x = mask
-            while x:
-                low = x & -x
-                per_min[low.bit_length() - 1] += 1
-                x ^= low
+            masks.append((int(m[S_MASK]) << shift) & _MASK60 if 0 <= shift < 60 else 0)
         nh = len(harvest)
         denom = max(1, len(masks) - 1)
         sync_vals = []
         for mask in masks:
             cnt = mask.bit_count()
             if cnt:
-                tot = 0
-                x = mask
-                while x:
-                    low = x & -x
-                    tot += per_min[low.bit_length() - 1] - 1
-                    x ^= low
+                tot = sum([(mask & other).bit_count() for other in masks]) - cnt
                 sync_vals.append(tot / denom / cnt)
         sync = sum(sync_vals) / len(sync_vals) if sync_vals else 0.0
         rates = [float(m[S_R1H]) for _, m in harvest]

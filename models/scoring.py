@@ -47,6 +47,8 @@ CAMPAIGN_INTENTS: dict[str, tuple[str, ...]] = {
     "vision_harvest": ("intent_vision",),
 }
 
+_CAMPAIGN_NAMES = tuple(CAMPAIGN_INTENTS.items())
+
 _TRUSTED_TIERS = frozenset({"team", "enterprise"})
 
 
@@ -70,10 +72,15 @@ class Assessment:
     output_max: float = 0.0
     sparse_ok: bool = False
     extra_evidence: int = 0
-    families: dict[str, float] = field(default_factory=dict)
     #: the calibrated anomaly quantile used, or None when it could not change the outcome
     #: and was therefore not computed (see :func:`assess`)
     anomaly: float | None = None
+    _fam: list[tuple[Any, ...]] = field(default_factory=list, repr=False)
+
+    @property
+    def families(self) -> dict[str, float]:
+        """Every evidence family's strength, rounded (built on demand: rarely read)."""
+        return {fm[0]: round(fm[1], 4) for fm in self._fam}
 
 
 def _r(signal: str, value: float, baseline: float, detail: str | None = None) -> dict[str, Any]:
@@ -147,7 +154,7 @@ def shrunk_suspicion(n: float, n_txt: float, n_intent: float, n_reason: float, n
 
 def assess(f: dict[str, float], tier: str | None, anomaly: float | Callable[[], float],
            p_attack: float | None, base: Baselines, old_account_days: float = 180.0,
-           alert_bar: float = 0.0) -> Assessment:
+           alert_bar: float = 0.0, reasons_min: float = 0.0) -> Assessment:
     """Score one account's features (see the module docstring). Pure function of its inputs.
 
     ``anomaly`` is the calibrated River anomaly quantile in [0, 1], or a callable returning
@@ -156,6 +163,8 @@ def assess(f: dict[str, float], tier: str | None, anomaly: float | Callable[[], 
     ``anomalous_usage`` fallback, or when the score *with the largest anomaly contribution*
     would reach ``alert_bar`` (the engine passes its alert threshold). Otherwise the score
     is computed without it (``Assessment.anomaly`` is None): below the alert bar either way.
+    ``reasons`` are only spelled out when the score reaches ``reasons_min`` (the engine keeps
+    them for accounts worth explaining; :attr:`Assessment.families` always has every family).
 
     >>> from models.baseline import Baselines
     >>> f = {"intent_cot": 0.0, "intent_rubric": 0.0, "intent_rewrite": 0.0, "intent_agentic": 0.0,
@@ -173,8 +182,8 @@ def assess(f: dict[str, float], tier: str | None, anomaly: float | Callable[[], 
     """
     # -- intent mix --------------------------------------------------------------------
     best_c, best_share = "anomalous_usage", 0.0
-    for c, names in CAMPAIGN_INTENTS.items():
-        sh = sum(f[n] for n in names)
+    for c, names in _CAMPAIGN_NAMES:
+        sh = f[names[0]] if len(names) == 1 else sum(f[n] for n in names)
         if sh > best_share:
             best_c, best_share = c, min(1.0, sh)
     # Explicit extraction phrasing (reasoning traces, grading, safe rewrites) is rare in
@@ -183,71 +192,67 @@ def assess(f: dict[str, float], tier: str | None, anomaly: float | Callable[[], 
     lo, hi = (0.15, 0.45) if best_c in SPARSE_CAMPAIGNS else (0.2, 0.6)
     intent = _ramp(best_share, lo, hi)
     med = base.quantile
-    reasons: list[dict[str, Any]] = []
-    if best_share > 0:
-        names = CAMPAIGN_INTENTS.get(best_c, ())
-        reasons.append(_r("intent_share", best_share, sum(med(n, 0.5) for n in names),
-                          f"{best_c}: share of requests with that intent"))
-    # -- evidence families ---------------------------------------------------------------
-    fam: list[tuple[str, float, float, float, str]] = []  # (signal, strength, value, baseline, detail)
+    # -- evidence families: (signal, strength, value, baseline signal, detail) ---------------
+    # baselines and detail texts are only looked up / formatted for the reasons spelled out
     n = f["n"]
     span_h = f["span_h"]
     # output-maximising parameters: reasoning requested, long or maxed outputs. Tools and
     # images are not counted here: they *are* the agentic / vision intents.
     out_ratio = f["mean_out"] / max(100.0, med("mean_out", 0.5, MEAN_OUT_PRIOR))
     om = output_max(f["reasoning_share"], out_ratio, f["long_output_share"], f["xlong_output_share"])
-    fam.append(("output_max", om, f["reasoning_share"], med("reasoning_share", 0.5),
-                f"share of requests with reasoning tokens; mean output {out_ratio:.1f}x the population median"))
+    age = f["age_days"]
     # sustained volume above the benign population (p95 of req/h)
     p95 = max(5.0, med("req_1h", 0.95, 30.0))
-    fam.append(("req_1h", _ramp(f["req_1h"] / p95, 1.0, 2.0), f["req_1h"], med("req_1h", 0.5),
-                "requests in the last hour vs benign p95"))
     # a freshly created account (farmed accounts are young: 1 below 14 days, 0 from 30 days),
     # or one ramping fast since creation: one family, both say "new account"
-    young = _ramp(30.0 - f["age_days"], 0.0, 16.0)
-    ramp = _ramp(f["ramp"], 3.0, 15.0) if f["age_days"] < 14 else 0.0
-    fam.append(("new_account", max(young, ramp), f["age_days"], med("age_days", 0.5),
-                f"account age in days (ramp since creation {f['ramp']:.1f} requests/hour)"))
-    # 24/7: active in nearly every hour of its span (needs a few hours of span)
-    fam.append(("active_frac", _ramp(f["active_frac"], 0.75, 0.95) * _ramp(span_h, 3.0, 6.0), f["active_frac"],
-                med("active_frac", 0.5), f"active hours / {int(span_h)} h span"))
-    # machine-regular timing
-    fam.append(("cv_gap", _ramp(0.8 - f["cv_gap"], 0.0, 0.5) * _ramp(n, 10, 30), f["cv_gap"], med("cv_gap", 0.5),
-                "coefficient of variation of inter-arrival gaps"))
+    young = _ramp(30.0 - age, 0.0, 16.0)
+    ramp = _ramp(f["ramp"], 3.0, 15.0) if age < 14 else 0.0
     # template repetition with payload diversity
-    rep = _ramp(f["top_template_share"], 0.25, 0.6) * _ramp(0.5 - f["dup_rate"], 0.0, 0.3) * _ramp(f["n_txt"], 8, 16)
-    fam.append(("top_template_share", rep, f["top_template_share"], med("top_template_share", 0.5),
-                "share of the top prompt template (payloads differ)"))
-    # pivot to a newly released model
-    fam.append(("new_model_share", _ramp(f["new_model_share"], 0.2, 0.45), f["new_model_share"],
-                med("new_model_share", 0.5), "share of traffic on models first seen < 24 h ago"))
-    # one account spread over many networks
-    fam.append(("ip_blocks", _ramp(f["ip_blocks"], 3.0, 8.0), f["ip_blocks"], med("ip_blocks", 0.5),
-                "distinct client /24 blocks"))
+    rep = (_ramp(f["top_template_share"], 0.25, 0.6) * _ramp(0.5 - f["dup_rate"], 0.0, 0.3)
+           * _ramp(f["n_txt"], 8, 16))
+    fam: list[tuple[str, float, float, str | float, Any]] = [
+        ("output_max", om, f["reasoning_share"], "reasoning_share",
+         ("share of requests with reasoning tokens; mean output {:.1f}x the population median", out_ratio)),
+        ("req_1h", _ramp(f["req_1h"] / p95, 1.0, 2.0), f["req_1h"], "req_1h",
+         "requests in the last hour vs benign p95"),
+        ("new_account", max(young, ramp), age, "age_days",
+         ("account age in days (ramp since creation {:.1f} requests/hour)", f["ramp"])),
+        # 24/7: active in nearly every hour of its span (needs a few hours of span)
+        ("active_frac", _ramp(f["active_frac"], 0.75, 0.95) * _ramp(span_h, 3.0, 6.0), f["active_frac"],
+         "active_frac", ("active hours / {} h span", int(span_h))),
+        # machine-regular timing
+        ("cv_gap", _ramp(0.8 - f["cv_gap"], 0.0, 0.5) * _ramp(n, 10, 30), f["cv_gap"], "cv_gap",
+         "coefficient of variation of inter-arrival gaps"),
+        ("top_template_share", rep, f["top_template_share"], "top_template_share",
+         "share of the top prompt template (payloads differ)"),
+        # pivot to a newly released model
+        ("new_model_share", _ramp(f["new_model_share"], 0.2, 0.45), f["new_model_share"], "new_model_share",
+         "share of traffic on models first seen < 24 h ago"),
+        # one account spread over many networks
+        ("ip_blocks", _ramp(f["ip_blocks"], 3.0, 8.0), f["ip_blocks"], "ip_blocks", "distinct client /24 blocks"),
+    ]
     if p_attack is not None:
         fam.append(("supervised", _ramp(p_attack, 0.5, 0.9), p_attack, 0.5, "P(attack) from analyst verdicts"))
-    fired = sum(1 for _, s_, _, _, _ in fam if s_ >= 0.5)
-    damp = 0.75 if f["age_days"] >= old_account_days and tier in _TRUSTED_TIERS else 1.0
+    fired = 0
+    evidence = 0.0
+    for fm in fam:
+        evidence += fm[1]
+        if fm[1] >= 0.5:
+            fired += 1
+    damp = 0.75 if age >= old_account_days and tier in _TRUSTED_TIERS else 1.0
     used: float | None
     if callable(anomaly):
         # the anomaly enters the score through the intent (score = intent x ...) and the
         # fallback (fired >= 4) only, and by at most ANOMALY_WEIGHT evidence
-        ev_wo = sum(s_ for _, s_, _, _, _ in fam)
-        best = intent * (0.3 + 0.7 * min(1.0, (ev_wo + ANOMALY_WEIGHT) / 2.0)) * damp
+        best = intent * (0.3 + 0.7 * min(1.0, (evidence + ANOMALY_WEIGHT) / 2.0)) * damp
         used = anomaly() if (fired >= 4 or (intent > 0 and best >= alert_bar)) else None
     else:
         used = anomaly
     anomaly = 0.0 if used is None else used
     an = ANOMALY_WEIGHT * _ramp(anomaly, 0.95, 0.995)
     fam.append(("anomaly", an, anomaly, 0.5, "HalfSpaceTrees score, quantile among benign-looking accounts"))
-    evidence = sum(s_ for _, s_, _, _, _ in fam)
-    for sig, s_, v, b, d in sorted(fam, key=lambda t: -t[1]):
-        if s_ >= 0.25:
-            reasons.append(_r(sig, v, b, d))
+    evidence += an
     # -- combine -------------------------------------------------------------------------
-    if damp < 1.0:
-        reasons.append(_r("account_age_days", f["age_days"], med("age_days", 0.5),
-                          f"long-lived {tier} account (score damped)"))
     ev_part = min(1.0, evidence / 2.0)
     if intent > 0:
         score = intent * (0.3 + 0.7 * ev_part) * damp
@@ -267,7 +272,7 @@ def assess(f: dict[str, float], tier: str | None, anomaly: float | Callable[[], 
     # extraction phrasing may alert, with two more families, and never on an established
     # (old) account: volume, regular timing and one repeated template are what batch jobs,
     # eval pipelines, benchmark runs and developer tooling look like by design.
-    established = f["age_days"] >= old_account_days
+    established = age >= old_account_days
     need = 0 if om >= 0.5 else (2 if campaign in SPARSE_CAMPAIGNS and not established else 99)
     sparse_ok = (campaign in SPARSE_CAMPAIGNS and intent >= 0.5 and om >= 0.9
                  and f["xlong_output_share"] >= 0.5)
@@ -276,7 +281,20 @@ def assess(f: dict[str, float], tier: str | None, anomaly: float | Callable[[], 
     nn, nt = f["n"], f["n_txt"]
     suspicion = shrunk_suspicion(nn, nt, f["intent_any"] * nt, f["reasoning_share"] * nn,
                                  f["long_output_share"] * nn, f["xlong_output_share"] * nn, out_ratio)
-    return Assessment(score=min(1.0, score), campaign=campaign, evidence=evidence, fired=fired,
+    score = min(1.0, score)
+    reasons: list[dict[str, Any]] = []
+    if score >= reasons_min:
+        if best_share > 0:
+            names = CAMPAIGN_INTENTS.get(best_c, ())
+            reasons.append(_r("intent_share", best_share, sum(med(nm, 0.5) for nm in names),
+                              f"{best_c}: share of requests with that intent"))
+        for sig, s_, v, b, d in sorted(fam, key=lambda t: -t[1]):
+            if s_ >= 0.25:
+                reasons.append(_r(sig, v, med(b, 0.5) if isinstance(b, str) else b,
+                                  d if isinstance(d, str) else d[0].format(*d[1:])))
+        if damp < 1.0:
+            reasons.append(_r("account_age_days", age, med("age_days", 0.5),
+                              f"long-lived {tier} account (score damped)"))
+    return Assessment(score=score, campaign=campaign, evidence=evidence, fired=fired,
                       reasons=reasons, suspicion=suspicion, intent=intent, output_max=om, sparse_ok=sparse_ok,
-                      extra_evidence=need,
-                      families={name: round(s_, 4) for name, s_, _, _, _ in fam}, anomaly=used)
+                      extra_evidence=need, _fam=fam, anomaly=used)
