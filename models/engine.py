@@ -47,6 +47,11 @@ from models.text import text_signals
 
 __all__ = ["AccountEngine", "ClusterEngine", "Engine", "EngineConfig", "StepResult"]
 
+#: An evaluation keeps its reasons (signals, values, baselines) only at this score or above;
+#: below it the account view's signals already tell everything, and formatting them on every
+#: evaluation of every ordinary account cost more than the rest of the assessment.
+REASONS_MIN_SCORE = 0.3
+
 @lru_cache(maxsize=65_536)
 def _hkey(kind: str, value: str) -> str:
     """Pseudonymous link key (state never holds the raw IP or payment fingerprint); cached
@@ -338,7 +343,7 @@ class AccountEngine:
         # the anomaly is only worth scoring if it could lift the account to a step not reached
         bar = thresholds[st.step] if st.step < len(thresholds) else 2.0
         a = assess(f, st.tier, anom, p_att, bank.baselines, cfg.old_account_ms / 86_400_000,
-                   alert_bar=bar)
+                   alert_bar=bar, reasons_min=REASONS_MIN_SCORE)
         was_susp = st.susp >= 0.5
         st.score = round(a.score, 4)
         st.campaign = a.campaign if a.score > 0 else st.campaign
@@ -419,6 +424,9 @@ class AccountEngine:
             self.models.learn_verdict(f, True)
         st.step += 1
         reasons = [{"signal": "analyst_verdict", "value": 1.0, "baseline": 0.0, "detail": "confirmed attack"}]
+        if not st.reasons and f is not None:  # a low-risk account keeps none: spell them out now
+            st.reasons = assess(f, st.tier, 0.0, None, self.models.baselines,
+                                self.config.old_account_ms / 86_400_000).reasons[:8]
         reasons += st.reasons[:6]
         self._alert(account_id, st, ts, st.campaign or "anomalous_usage", st.step, max(0.95, st.score), reasons, res)
         return res
