@@ -83,6 +83,10 @@ class Settings(BaseSettings):
         "partition): a batch's state changelog goes out in batches of this size, 1 to 3 per partition "
         "at the default batch size (Faust's 16 KB default: dozens of sequential round trips per batch). "
         "At most the broker's and the topics' max message size (1 MiB by default)")
+    eager_delivery: bool = Field(
+        True, description="hand each fetched record to the stream in place when that does not block, "
+        "instead of Faust's four tasks per record (see streams.app._EagerDeliveryConsumer); false: "
+        "Faust's own path")
     session_timeout_ms: int = Field(
         30_000, ge=1000, description="consumer group session timeout, ms: how long a dead worker keeps "
         "its partitions before the group hands them to the others (broker minimum: 6000 by default)")
