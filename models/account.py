@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["AccountState", "INTENT_NAMES", "FEATURE_NAMES"]
@@ -75,6 +76,33 @@ def _entropy(counts: list[int] | list[float]) -> float:
             h -= p * math.log(p)
     return h / _LOG2
 
+
+
+def _clear_ring(ring: list[int], last: int, now: int) -> None:
+    """Zero the slots of a ring of ``len(ring)`` buckets that lie after bucket ``last`` up to
+    and including bucket ``now`` (bucket indexes count from the epoch; ``last`` < 0: none yet).
+
+    >>> ring = list(range(1, 7))
+    >>> _clear_ring(ring, 10, 13); ring  # buckets 11, 12, 13 -> slots 5, 0, 1
+    [0, 0, 3, 4, 5, 0]
+    """
+    size = len(ring)
+    if last < 0 or now - last >= size:
+        ring[:] = [0] * size
+        return
+    lo, hi = (last + 1) % size, now % size
+    if lo <= hi:
+        ring[lo:hi + 1] = [0] * (hi + 1 - lo)
+    else:  # wraps around the end of the ring
+        ring[lo:] = [0] * (size - lo)
+        ring[:hi + 1] = [0] * (hi + 1)
+
+
+@lru_cache(maxsize=65_536)
+def _block_digest(ip: str) -> int:
+    """A 32-bit digest of the /24 (or of an IPv6 address): counts blocks, keeps no address.
+    Cached: an account's requests come from a few addresses."""
+    return zlib.crc32((ip.rpartition(".")[0] or ip).encode("utf-8", "surrogatepass"))
 
 class AccountState:
     """Running signals of one account. See the module docstring."""
@@ -189,28 +217,15 @@ class AccountState:
         mi = ts // MIN_MS
         cnt = self.m_cnt
         if mi != self.m_idx:
-            if self.m_idx < 0 or mi - self.m_idx >= 60:
-                for j in range(60):
-                    cnt[j] = 0
-            else:
-                for j in range(self.m_idx + 1, mi + 1):
-                    cnt[j % 60] = 0
+            _clear_ring(cnt, self.m_idx, mi)
             self.m_idx = mi
         cnt[mi % 60] += 1
         # hour ring (last 24 hours) with output tokens
         hi = ts // HOUR_MS
         hslot = hi % 24
         if hi != self.h_idx:
-            hc = self.h_cnt
-            ho = self.h_out
-            if self.h_idx < 0 or hi - self.h_idx >= 24:
-                for j in range(24):
-                    hc[j] = 0
-                    ho[j] = 0
-            else:
-                for j in range(self.h_idx + 1, hi + 1):
-                    hc[j % 24] = 0
-                    ho[j % 24] = 0
+            _clear_ring(self.h_cnt, self.h_idx, hi)
+            _clear_ring(self.h_out, self.h_idx, hi)
             self.h_idx = hi
         self.h_cnt[hslot] += 1
         out = ev.output_tokens
@@ -247,8 +262,7 @@ class AccountState:
         # /24 blocks
         ip = ev.client_ip
         if ip and len(self.ips) < k_ips:
-            # a 32-bit digest of the /24 (or of an IPv6 address): counts blocks, keeps no address
-            blk = zlib.crc32((ip.rpartition(".")[0] or ip).encode("utf-8", "surrogatepass"))
+            blk = _block_digest(ip)
             if blk not in self.ips:
                 self.ips.append(blk)
 
