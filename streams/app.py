@@ -3,9 +3,10 @@
 Topology (see README "Architecture"):
 
 * ``llm-requests`` (key account_id) → ``score-requests`` agent: batches of events
-  (``take_events``), per-partition :class:`models.engine.AccountEngine`, state written once
-  per key per batch into the RocksDB table ``account-state`` in the context of an event of
-  the same partition (so the changelog partition matches), alerts/actions/link updates sent.
+  (``take_events``), per-partition :class:`models.engine.AccountEngine`, alerts/actions/link
+  updates sent, then (once acknowledged) the state written once per key per batch into the
+  RocksDB table ``account-state``: per source partition one RocksDB write batch and a few
+  changelog record batches to the same changelog partition.
 * ``distill-links`` (key link key: payment fingerprint, IP /24, template band ...) →
   ``score-links`` agent with :class:`models.engine.ClusterEngine` and table ``cluster-state``.
 * ``distill-feedback`` (key account_id, co-partitioned with requests) → verdicts and allowlist.
@@ -13,7 +14,8 @@ Topology (see README "Architecture"):
 
 Delivery is at-least-once: Faust acks a batch's events after the batch body returns, and
 flushes the producer (state changelog and outputs) before it commits offsets. Output ids
-are deterministic, so a replay after a crash re-sends the same ids.
+are deterministic, so a replay after a crash re-sends the same ids. The consumer is Faust's,
+less its per-record task bookkeeping (:class:`_EagerDeliveryConsumer`).
 """
 
 from __future__ import annotations
