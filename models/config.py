@@ -88,6 +88,9 @@ class EngineConfig:
         An (account, link key) update is re-sent at most every ``link_refresh_ms``; an
         account's link keys are looked at most every ``link_check_ms``. Defaults - 600 000,
         60 000.
+    quiet_refresh_factor
+        ``link_refresh_ms`` is this many times longer for a member that does not harvest on its
+        own, or whose own alerts reached the top step. Default - 3.
     cluster_window_ms
         Members seen within this window count as active. Default - 7 200 000.
     cluster_eval_ms
@@ -137,6 +140,7 @@ class EngineConfig:
     max_recent_alerts: int = 8
     # links / clusters
     link_refresh_ms: int = 600_000
+    quiet_refresh_factor: int = 3
     link_check_ms: int = 60_000
     link_min_requests: int = 1
     template_link_min_count: int = 8

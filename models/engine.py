@@ -274,6 +274,12 @@ class AccountEngine:
                 cands.append(("tpl", str(t)))
         links = st.links
         summary = None
+        # a member that does not harvest, or whose own alert reached the top step, says
+        # little new each refresh: ``quiet_refresh_factor`` times less often (it stays active
+        # in the cluster window; a change of its suspicion still refreshes every key at once)
+        refresh = cfg.link_refresh_ms
+        if st.susp < cfg.member_suspicion or st.step > len(cfg.step_thresholds):
+            refresh *= cfg.quiet_refresh_factor
         for kind, value in cands:
             lkey = _hkey(kind, value)  # state never holds the raw IP / payment fingerprint
             ent = links.get(lkey)
@@ -284,7 +290,7 @@ class AccountEngine:
                 if per_kind >= (2 if kind in ("ip24", "tpl") else 1):
                     continue
                 ent = links[lkey] = [lkey, -1, kind]
-            elif ts - ent[1] < cfg.link_refresh_ms:
+            elif ts - ent[1] < refresh:
                 continue
             ent[1] = ts
             if summary is None:
