@@ -78,6 +78,23 @@ def _entropy(counts: list[int] | list[float]) -> float:
 
 
 
+_INTENT_KEYS = tuple("intent_" + n for n in INTENT_NAMES)
+
+
+def _newest(ring: list[int], idx: int, count: int) -> list[int]:
+    """The ``count`` newest buckets of a ring whose newest bucket index is ``idx``, oldest first.
+
+    >>> _newest([0, 1, 2, 3, 4, 5], 7, 3)  # buckets 5, 6, 7 -> slots 5, 0, 1
+    [5, 0, 1]
+    """
+    size = len(ring)
+    if count <= 0:
+        return []
+    end = idx % size + 1
+    start = end - count
+    return ring[start:end] if start >= 0 else ring[start:] + ring[:end]
+
+
 def _clear_ring(ring: list[int], last: int, now: int) -> None:
     """Zero the slots of a ring of ``len(ring)`` buckets that lie after bucket ``last`` up to
     and including bucket ``now`` (bucket indexes count from the epoch; ``last`` < 0: none yet).
@@ -330,19 +347,18 @@ class AccountState:
         n = self.n or 1
         mi = now // MIN_MS
         hi = now // HOUR_MS
-        # windows relative to now
+        # windows relative to now: the live buckets are the newest ones ending at the ring's
+        # index (buckets older than 60 minutes / 24 hours relative to now are gone)
         lag_m = mi - self.m_idx
-        req_1h = float(sum(self.m_cnt)) if 0 <= lag_m < 60 else 0.0
-        if lag_m > 0 and lag_m < 60:
-            # buckets older than 60 minutes relative to now are gone
-            req_1h = float(sum(self.m_cnt[(self.m_idx - j) % 60] for j in range(60 - lag_m)))
+        req_1h = float(sum(_newest(self.m_cnt, self.m_idx, 60 - lag_m))) if 0 <= lag_m < 60 else 0.0
         lag_h = hi - self.h_idx
         live_h = 24 - lag_h if 0 <= lag_h < 24 else 0
-        req_24h = float(sum(self.h_cnt[(self.h_idx - j) % 24] for j in range(live_h)))
+        hours = _newest(self.h_cnt, self.h_idx, live_h)
+        req_24h = float(sum(hours))
         out_1h = float(self.h_out[self.h_idx % 24]) if lag_h == 0 else 0.0
         span_h = max(1, min(24, (self.last_ts - self.first_ts) // HOUR_MS + 1))
-        active_h = sum(1 for j in range(min(span_h, live_h)) if self.h_cnt[(self.h_idx - j) % 24] > 0)
-        active_frac = active_h / span_h
+        recent = hours[-span_h:] if span_h < live_h else hours
+        active_frac = (len(recent) - recent.count(0)) / span_h
         created = self.created
         age_ms = (now - created) if created is not None and created <= now else None
         age_days = age_ms / DAY_MS if age_ms is not None else 365.0
@@ -351,8 +367,9 @@ class AccountState:
         if age_ms is not None and age_ms < 7 * DAY_MS:
             ramp = self.n / max(1.0, age_ms / HOUR_MS)
         cv = math.sqrt(self.gap_var) / self.gap_mean if self.n_gaps >= 5 and self.gap_mean > 0 else 1.0
-        active_minutes = [c for c in self.m_cnt if c > 0]
-        burst = (max(active_minutes) / (sum(active_minutes) / len(active_minutes))) if active_minutes else 0.0
+        m_cnt = self.m_cnt
+        n_active = 60 - m_cnt.count(0)  # counts are never negative
+        burst = max(m_cnt) / (sum(m_cnt) / n_active) if n_active else 0.0
         nt = self.n_txt or 1
         tpl = self.tpl
         top = max(tpl.values()) if tpl else 0
@@ -374,8 +391,8 @@ class AccountState:
             "extraction_share": self.n_extract / nt,
             "intent_any": self.n_int / nt,
         }
-        for j, name in enumerate(INTENT_NAMES):
-            f["intent_" + name] = self.i_hit[j] / nt
+        for name, hits in zip(_INTENT_KEYS, self.i_hit):
+            f[name] = hits / nt
         f["reasoning_share"] = self.n_reason / n
         f["long_output_share"] = self.n_long / n
         f["xlong_output_share"] = self.n_xlong / n
