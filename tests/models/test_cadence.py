@@ -1,0 +1,87 @@
+"""How often the engine re-evaluates accounts and refreshes link keys: the cost controls that
+keep it inside its per-event budget must never cost an alert.
+
+* The River anomaly is scored only when it could lift an account to a step it has not reached.
+* An account already at the top alert step is re-evaluated ``settled_eval_factor`` times less often.
+* A member that does not harvest refreshes its link keys ``quiet_refresh_factor`` times less often;
+  a harvesting one at the normal ``link_refresh_ms``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from models.engine import AccountEngine
+from models.scoring import assess
+from models.baseline import Baselines
+from tests.models.fixtures import DAY, HOUR, MIN, T0, chatter, harvester
+
+_QUIET = {"intent_cot": 0.0, "intent_rubric": 0.0, "intent_rewrite": 0.0, "intent_agentic": 0.0,
+          "intent_coding": 0.0, "intent_analysis": 0.0, "intent_computer_use": 0.0, "intent_vision": 0.0,
+          "intent_any": 0.0, "n": 40.0, "n_txt": 10.0, "span_h": 4.0, "mean_out": 300.0,
+          "reasoning_share": 0.0, "long_output_share": 0.0, "xlong_output_share": 0.0, "req_1h": 10.0,
+          "age_days": 400.0, "ramp": 0.0, "active_frac": 0.5, "cv_gap": 1.0, "top_template_share": 0.1,
+          "dup_rate": 0.0, "new_model_share": 0.0, "ip_blocks": 1.0}
+
+
+class _Counter:
+    def __init__(self, value: float) -> None:
+        self.calls = 0
+        self.value = value
+
+    def __call__(self) -> float:
+        self.calls += 1
+        return self.value
+
+
+def test_anomaly_is_not_scored_for_an_account_it_cannot_lift() -> None:
+    score = _Counter(0.999)
+    a = assess(_QUIET, "pro", score, None, Baselines(), alert_bar=0.6)
+    assert score.calls == 0 and a.anomaly is None and a.score == 0.0
+
+
+def test_anomaly_is_scored_when_it_could_lift_the_account_to_the_bar() -> None:
+    # a CoT-extraction mix with maxed outputs but no other evidence: 0.3 + 0.7 * (1 + 0.5) / 2 >= 0.6
+    f = dict(_QUIET, intent_cot=0.9, intent_any=0.9, reasoning_share=0.95, mean_out=3000.0)
+    score = _Counter(0.999)
+    a = assess(f, "pro", score, None, Baselines(), alert_bar=0.6)
+    assert score.calls == 1 and a.anomaly == 0.999
+    # the same account with its anomaly passed as a value scores exactly the same
+    assert assess(f, "pro", 0.999, None, Baselines(), alert_bar=0.6).score == a.score
+    # an account already past every step it could reach needs no anomaly score
+    assert assess(f, "pro", _Counter(0.5), None, Baselines(), alert_bar=2.0).anomaly is None
+
+
+def _evaluations(factor: int) -> tuple[int, list[str]]:
+    eng = AccountEngine(replace(AccountEngine().config, settled_eval_factor=factor))
+    alerts = []
+    for ev in harvester("bad-1", n=400, gap_ms=20_000, seed=3):
+        alerts += [a["alert_id"] for a in eng.process(ev).alerts]
+    return eng.stats["evaluations"], alerts
+
+
+def test_an_account_at_the_top_step_is_re_evaluated_less_often_and_alerts_the_same() -> None:
+    every, alerts_every = _evaluations(1)
+    settled, alerts_settled = _evaluations(4)
+    assert alerts_every and alerts_every == alerts_settled
+    assert settled < every * 0.6
+
+
+def _link_updates(events: list, **cfg: object) -> list[int]:
+    eng = AccountEngine(replace(AccountEngine().config, **cfg))
+    return [link["ts"] for ev in events for link in eng.process(ev).links if link["kind"] == "pay"]
+
+
+def test_a_quiet_member_refreshes_its_keys_less_often_than_a_harvester() -> None:
+    quiet = list(chatter("user-1", n=120, start=T0, seed=4, payment_fingerprint="pf-user"))
+    ts = _link_updates(quiet)
+    gaps = [b - a for a, b in zip(ts, ts[1:])]
+    assert ts and all(g >= 30 * MIN for g in gaps)  # 3 x link_refresh_ms
+    assert _link_updates(quiet, quiet_refresh_factor=1)[:3] != ts[:3]  # the factor is what spaces them
+    # a harvesting member below the top step keeps the normal pace (a long-lived enterprise
+    # account: its score is damped x0.75, so it never reaches the top step's 0.9)
+    bad = list(harvester("bad-1", n=120, gap_ms=MIN, seed=5, payment_fingerprint="pf-bad",
+                         account_created_ts=T0 - 400 * DAY, account_tier="enterprise"))
+    ts_bad = _link_updates(bad)
+    gaps_bad = [b - a for a, b in zip(ts_bad, ts_bad[1:])]
+    assert ts_bad[-1] - ts_bad[0] >= HOUR and all(g < 12 * MIN for g in gaps_bad)
