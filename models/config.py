@@ -160,7 +160,7 @@ class EngineConfig:
     model_new_ms: int = 86_400_000
     model_warmup_ms: int = 3_600_000
     # models
-    hst_trees: int = 5
+    hst_trees: int = 3
     hst_height: int = 8
     hst_window: int = 250
     hst_q: float = 0.98
