@@ -41,7 +41,7 @@ def make_alert(subject: str, campaign: str, step: int, *, ts: int, kind: str, ac
     return out
 
 
-@dataclass
+@dataclass(slots=True)
 class StepResult:
     """What one call into an engine produced.
 

@@ -52,7 +52,7 @@ class EngineConfig:
         budget). Defaults - 32, 300 000 ms.
     settled_eval_factor
         An account already at the top alert step can raise no further alert: both
-        re-evaluation intervals are this many times longer for it. Default - 4.
+        re-evaluation intervals are this many times longer for it. Default - 8.
     text_full / text_every
         Text signals (fingerprint, intents) are computed for an account's first
         ``text_full`` requests, then for a keyed-hash sample of 1 in ``text_every`` (the
@@ -121,7 +121,7 @@ class EngineConfig:
     sparse_min_requests: int = 3
     eval_every_requests: int = 32
     eval_every_ms: int = 300_000
-    settled_eval_factor: int = 4
+    settled_eval_factor: int = 8
     text_full: int = 8
     text_every: int = 32
     max_future_skew_ms: int = 600_000
