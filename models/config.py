@@ -188,6 +188,11 @@ class EngineConfig:
             raise ValueError(f"hst_height must be <= 10 (2**(h+1)-1 nodes per tree), got {self.hst_height}")
 
     @property
+    def top_step(self) -> int:
+        """The highest alert step (``alert_threshold`` is step 1, then one per ``step_thresholds``)."""
+        return 1 + len(self.step_thresholds)
+
+    @property
     def state_tag(self) -> str:
         """Short hash of the parameters that shape stored state (part of every state key)."""
         shape = (self.top_templates, self.recent_simhashes, self.max_models, self.max_ip_blocks,

@@ -52,6 +52,7 @@ __all__ = ["AccountEngine", "ClusterEngine", "Engine", "EngineConfig", "StepResu
 #: evaluation of every ordinary account cost more than the rest of the assessment.
 REASONS_MIN_SCORE = 0.3
 
+
 @lru_cache(maxsize=65_536)
 def _hkey(kind: str, value: str) -> str:
     """Pseudonymous link key (state never holds the raw IP or payment fingerprint); cached
@@ -223,7 +224,7 @@ class AccountEngine:
         n = st.n
         # an account at the top step can raise no further alert: it is re-evaluated
         # ``settled_eval_factor`` times less often (its view and summary still refresh)
-        slow = cfg.settled_eval_factor if st.step > len(cfg.step_thresholds) else 1
+        slow = cfg.settled_eval_factor if st.step >= cfg.top_step else 1
         if n > st.eval_n and (
             n - st.eval_n >= cfg.eval_every_requests * slow
             or (st.eval_ts >= 0 and ts - st.eval_ts >= cfg.eval_every_ms * slow)
@@ -278,7 +279,7 @@ class AccountEngine:
         # little new each refresh: ``quiet_refresh_factor`` times less often (it stays active
         # in the cluster window; a change of its suspicion still refreshes every key at once)
         refresh = cfg.link_refresh_ms
-        if st.susp < cfg.member_suspicion or st.step > len(cfg.step_thresholds):
+        if st.susp < cfg.member_suspicion or st.step >= cfg.top_step:
             refresh *= cfg.quiet_refresh_factor
         for kind, value in cands:
             lkey = _hkey(kind, value)  # state never holds the raw IP / payment fingerprint
