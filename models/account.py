@@ -124,7 +124,8 @@ def _block_digest(ip: str) -> int:
 class AccountState:
     """Running signals of one account. See the module docstring."""
 
-    __slots__ = (
+    #: the persisted fields, in :meth:`to_json` order
+    FIELDS = (
         "created", "tier", "first_ts", "last_ts", "n",
         "m_idx", "m_cnt", "h_idx", "h_cnt", "h_out", "hod",
         "gap_mean", "gap_var", "n_gaps",
@@ -138,6 +139,9 @@ class AccountState:
         "eval_n", "eval_ts", "score", "campaign", "step", "cstep", "allow", "confirmed",
         "alerts", "actions", "reasons", "susp", "excerpt", "sup",
     )
+    # link_memo: (raw link values, next refresh due (ms), refresh interval) of the last
+    # full pass over the link keys; in memory only (None after a restore: a full pass)
+    __slots__ = FIELDS + ("link_memo",)
 
     @classmethod
     def new(cls, created_ts: int | None, tier: str | None) -> AccountState:
@@ -194,18 +198,28 @@ class AccountState:
         s.susp = 0.0
         s.excerpt = None
         s.sup = 0.0
+        s.link_memo = None
         return s
+
+    def refresh_links(self) -> None:
+        """Have every link key sent again at the account's next request (its summary changed
+        in a way the clusters must hear of now)."""
+        for ent in self.links.values():
+            ent[1] = -10 * HOUR_MS
+        self.link_ts = -1
+        self.link_memo = None
 
     # -- serialisation (plain JSON: lists and str-keyed dicts only) -------------------------
     def to_json(self) -> list[Any]:
         return [getattr(self, k) if k not in ("tpl", "tsim") else [[a, b] for a, b in getattr(self, k).items()]
-                for k in self.__slots__]
+                for k in self.FIELDS]
 
     @classmethod
     def from_json(cls, obj: list[Any]) -> AccountState:
         s = cls.__new__(cls)
-        for k, v in zip(cls.__slots__, obj):
+        for k, v in zip(cls.FIELDS, obj):
             setattr(s, k, v)
+        s.link_memo = None
         s.tpl = {int(a): b for a, b in s.tpl}
         s.tsim = {int(a): b for a, b in s.tsim}
         return s
@@ -282,6 +296,13 @@ class AccountState:
             blk = _block_digest(ip)
             if blk not in self.ips:
                 self.ips.append(blk)
+
+    def text_clean(self) -> bool:
+        """True while no analysed request showed anything: no intent hit, every template and
+        payload distinct, and no request with reasoning tokens or a long output. Most light
+        users look so; the engine then samples their text instead of reading all of it."""
+        return (self.n_int == 0 and self.n_dup == 0 and len(self.tpl) >= self.n_txt
+                and self.n_reason == 0 and self.n_long == 0)
 
     def update_text(self, sig: Any, intent_hit: float, alpha: float, k_tpl: int, k_sims: int) -> None:
         """Fold the text signals of one *analysed* request in (the engine samples which ones).

@@ -27,6 +27,7 @@ that alerted alerts again (next step) when members it has not named yet join.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -321,8 +322,6 @@ def _pooled_suspicion(members: list[tuple[str, list[Any]]]) -> float:
 
 def default_partitioner(key: str, partitions: int) -> int:
     """Deterministic key -> partition (crc32), used by the local :class:`~models.engine.Engine`."""
-    import zlib
-
     return zlib.crc32(key.encode()) % partitions if partitions > 1 else 0
 
 

@@ -53,11 +53,14 @@ class EngineConfig:
     settled_eval_factor
         An account already at the top alert step can raise no further alert: both
         re-evaluation intervals are this many times longer for it. Default - 8.
-    text_full / text_every
+    text_full / text_quick / text_every
         Text signals (fingerprint, intents) are computed for an account's first
         ``text_full`` requests, then for a keyed-hash sample of 1 in ``text_every`` (the
-        sender cannot predict which). Shares of intents and templates are over analysed
-        requests. Defaults - 8, 32.
+        sender cannot predict which). An account whose first ``text_quick`` analysed
+        requests show nothing (no intent, no repeated template or payload, no reasoning
+        tokens or long outputs) goes to the sample after them; it is analysed in full again
+        as soon as a sampled request shows something, up to ``text_full``. Shares of intents
+        and templates are over analysed requests. Defaults - 8, 4, 32.
     max_future_skew_ms
         Event time may run ahead of the partition clock by at most this much; further
         ahead it is clamped until a second event confirms the jump. Default - 600 000.
@@ -123,6 +126,7 @@ class EngineConfig:
     eval_every_ms: int = 300_000
     settled_eval_factor: int = 8
     text_full: int = 8
+    text_quick: int = 4
     text_every: int = 32
     max_future_skew_ms: int = 600_000
     intent_hit: float = 0.5

@@ -4,7 +4,10 @@ keep it inside its per-event budget must never cost an alert.
 * The River anomaly is scored only when it could lift an account to a step it has not reached.
 * An account already at the top alert step is re-evaluated ``settled_eval_factor`` times less often.
 * A member that does not harvest refreshes its link keys ``quiet_refresh_factor`` times less often;
-  a harvesting one at the normal ``link_refresh_ms``.
+  a harvesting one at the normal ``link_refresh_ms``. A look at the keys when none is due and
+  none changed is skipped, with the same link updates as a full look.
+* An account whose first ``text_quick`` analysed requests show nothing has its text sampled
+  after them; one that shows anything has its first ``text_full`` read.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import replace
 from models.engine import AccountEngine
 from models.scoring import assess
 from models.baseline import Baselines
-from tests.models.fixtures import DAY, HOUR, MIN, T0, chatter, harvester
+from tests.models.fixtures import COT_WRAPPERS, DAY, HOUR, MIN, T0, chatter, event, harvester, interleave
 
 _QUIET = {"intent_cot": 0.0, "intent_rubric": 0.0, "intent_rewrite": 0.0, "intent_agentic": 0.0,
           "intent_coding": 0.0, "intent_analysis": 0.0, "intent_computer_use": 0.0, "intent_vision": 0.0,
@@ -85,3 +88,65 @@ def test_a_quiet_member_refreshes_its_keys_less_often_than_a_harvester() -> None
     ts_bad = _link_updates(bad)
     gaps_bad = [b - a for a, b in zip(ts_bad, ts_bad[1:])]
     assert ts_bad[-1] - ts_bad[0] >= HOUR and all(g < 12 * MIN for g in gaps_bad)
+
+
+def test_skipping_a_look_at_unchanged_link_keys_sends_the_same_updates() -> None:
+    # a harvester and a user sharing a card, the user moving between /24s now and then
+    bad = harvester("bad-1", n=150, gap_ms=MIN, seed=7, payment_fingerprint="pf-shared")
+    user = [replace(ev, client_ip=f"198.51.{i // 40}.9") for i, ev in
+            enumerate(chatter("user-1", n=150, start=T0, seed=8, payment_fingerprint="pf-shared"))]
+    events = interleave(bad, iter(user))
+
+    def updates(forget: bool) -> list[tuple[str, str, int]]:
+        eng = AccountEngine()
+        out = []
+        for ev in events:
+            if forget:  # as after a restore from the store: every look is a full one
+                st = eng._cache.get(eng._prefix + ev.account_id)
+                if st is not None:
+                    st.link_memo = None
+            out += [(link["account_id"], link["link_key"], link["ts"]) for link in eng.process(ev).links]
+        return out
+
+    full = updates(forget=True)
+    assert len({k for _, k, _ in full}) >= 4  # the card, the ASN+UA and several /24s
+    assert updates(forget=False) == full
+
+
+_PLAIN = ["Suggest a name for a small bakery in a seaside town.", "What is the capital city of Peru?",
+          "Translate good night into German, please.", "Recommend three novels about the sea.",
+          "Which vegetables grow well on a balcony?", "Write a haiku about autumn rain.",
+          "How long should I boil an egg for a soft yolk?", "Name some board games for four players.",
+          "What does a notary public actually do?", "Give me a packing list for a weekend hike.",
+          "Why is the sky blue during the day?", "Explain what a mortgage broker is paid for."]
+
+
+def _analysed(prompts: list[str], **cfg: object) -> list[bool]:
+    """Per request of one account: was its text analysed?"""
+    eng = AccountEngine(replace(AccountEngine().config, **cfg))
+    seen, out = 0, []
+    for i, p in enumerate(prompts):
+        eng.process(event("acct-t", T0 + i * 7 * MIN, i, prompt=p, output_tokens=200))
+        out.append(eng.stats["text"] > seen)
+        seen = eng.stats["text"]
+    return out
+
+
+def test_a_light_user_whose_first_requests_show_nothing_has_its_text_sampled() -> None:
+    got = _analysed(_PLAIN)
+    assert got[:4] == [True] * 4 and sum(got[4:]) < 4  # 1 in 32 after the first four
+    # the same requests with quick sampling off: all of the first eight are read
+    assert _analysed(_PLAIN, text_quick=8)[:8] == [True] * 8
+
+
+def test_an_account_that_shows_an_intent_early_has_its_first_eight_read() -> None:
+    cot = COT_WRAPPERS[0].format(q="What is 17 times 23?")
+    assert _analysed([_PLAIN[0], cot, *_PLAIN[1:7]]) == [True] * 8
+
+
+def test_a_sampled_request_that_shows_an_intent_resumes_full_reading() -> None:
+    cot = [w.format(q=f"What is {a} times {a + 3}?") for a in range(20, 32) for w in COT_WRAPPERS[:1]]
+    got = _analysed(_PLAIN[:4] + cot, text_every=2)
+    first = got.index(True, 4)  # the first sampled request after the quick four
+    # from the sampled CoT request on, every request is read until eight are
+    assert got[first + 1: first + 1 + 8 - 5] == [True] * (8 - 5)
