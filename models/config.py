@@ -52,7 +52,11 @@ class EngineConfig:
         budget). Defaults - 32, 300 000 ms.
     settled_eval_factor
         An account already at the top alert step can raise no further alert: both
-        re-evaluation intervals are this many times longer for it. Default - 8.
+        re-evaluation intervals are this many times longer for it. Default - 16.
+    calm_eval_factor
+        An account below the first step whose last evaluation found nothing at all (score
+        and suspicion under 0.1) is re-evaluated this many times less often; it is back to
+        the normal pace once an evaluation finds anything. Default - 2.
     text_full / text_quick / text_every
         Text signals (fingerprint, intents) are computed for an account's first
         ``text_full`` requests, then for a keyed-hash sample of 1 in ``text_every`` (the
@@ -61,6 +65,9 @@ class EngineConfig:
         tokens or long outputs) goes to the sample after them; it is analysed in full again
         as soon as a sampled request shows something, up to ``text_full``. Shares of intents
         and templates are over analysed requests. Defaults - 8, 4, 32.
+    settled_text_factor
+        The text of an account already at the top alert step is sampled this many times
+        less often (1 in ``text_every * settled_text_factor``). Default - 4.
     max_future_skew_ms
         Event time may run ahead of the partition clock by at most this much; further
         ahead it is clamped until a second event confirms the jump. Default - 600 000.
@@ -124,10 +131,12 @@ class EngineConfig:
     sparse_min_requests: int = 3
     eval_every_requests: int = 32
     eval_every_ms: int = 300_000
-    settled_eval_factor: int = 8
+    settled_eval_factor: int = 16
+    calm_eval_factor: int = 2
     text_full: int = 8
     text_quick: int = 4
     text_every: int = 32
+    settled_text_factor: int = 4
     max_future_skew_ms: int = 600_000
     intent_hit: float = 0.5
     ew_alpha: float = 0.05

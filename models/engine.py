@@ -52,6 +52,9 @@ __all__ = ["AccountEngine", "ClusterEngine", "Engine", "EngineConfig", "StepResu
 #: evaluation of every ordinary account cost more than the rest of the assessment.
 REASONS_MIN_SCORE = 0.3
 
+#: Below this score and suspicion an evaluated account is calm (see ``EngineConfig.calm_eval_factor``).
+CALM_SCORE = 0.1
+
 
 _NEVER = 1 << 62  # an event time (ms) no stream reaches
 
@@ -187,7 +190,8 @@ class AccountEngine:
         if nt < cfg.text_full and (nt < cfg.text_quick or not st.text_clean()) or cfg.text_every <= 1:
             return True
         h = zlib.crc32(request_id.encode("utf-8", "surrogatepass"), self._salt)
-        return h % cfg.text_every == 0
+        # an account at the top step can raise no further alert: its text is sampled less
+        return h % (cfg.text_every * cfg.settled_text_factor if st.step >= cfg.top_step else cfg.text_every) == 0
 
     def process(self, event: RequestEvent) -> StepResult:
         """Fold one request in; returns alerts, actions and link updates (usually none)."""
@@ -228,8 +232,14 @@ class AccountEngine:
         ts = st.last_ts
         n = st.n
         # an account at the top step can raise no further alert: it is re-evaluated
-        # ``settled_eval_factor`` times less often (its view and summary still refresh)
-        slow = cfg.settled_eval_factor if st.step >= cfg.top_step else 1
+        # ``settled_eval_factor`` times less often (its view and summary still refresh);
+        # one whose last evaluation found nothing at all, ``calm_eval_factor`` times less often
+        if st.step >= cfg.top_step:
+            slow = cfg.settled_eval_factor
+        elif st.step == 0 and st.eval_ts >= 0 and st.score < CALM_SCORE and st.susp < CALM_SCORE:
+            slow = cfg.calm_eval_factor
+        else:
+            slow = 1
         if n > st.eval_n and (
             n - st.eval_n >= cfg.eval_every_requests * slow
             or (st.eval_ts >= 0 and ts - st.eval_ts >= cfg.eval_every_ms * slow)
@@ -248,7 +258,7 @@ class AccountEngine:
         return res
 
     def _links(self, acct: str, st: AccountState, ev: RequestEvent, sig: Any, ts: int, res: StepResult) -> None:
-        """Link updates: shared payment, /24, ASN+UA and (analysed requests only) prompt template."""
+        """Link updates: shared payment, /24, ASN+UA and the account's repeated prompt template."""
         cfg = self.config
         if st.n < cfg.link_min_requests:
             return
@@ -271,8 +281,16 @@ class AccountEngine:
         refresh = cfg.link_refresh_ms
         if st.susp < cfg.member_suspicion or st.step >= cfg.top_step:
             refresh *= cfg.quiet_refresh_factor
+        # the account's own repeated prompt template (never the system prompt): the tracked
+        # template its last analysed request counted under (paraphrases merged), from state,
+        # so the key stays fresh however sparsely the account's text is sampled
+        tpl = None
+        t = st.last_tpl
+        c = st.tpl.get(t)
+        if c is not None and c >= cfg.template_link_min_count and c >= cfg.template_link_min_share * st.n_txt:
+            tpl = str(t)
         # nothing due and the same keys as at the last full pass: that pass's outcome again
-        raw = (ev.payment_fingerprint, ev.client_ip, ev.asn, ev.user_agent)
+        raw = (ev.payment_fingerprint, ev.client_ip, ev.asn, ev.user_agent, tpl)
         memo = st.link_memo
         if sig is None and memo is not None and ts < memo[1] and memo[2] == refresh and memo[0] == raw:
             return
@@ -283,15 +301,11 @@ class AccountEngine:
             cands.append(("ip24", ev.client_ip.rpartition(".")[0] or ev.client_ip))
         if ev.asn is not None and ev.user_agent:
             cands.append(("asnua", f"{ev.asn}|{ev.user_agent}"))
-        # the account's own repeated prompt template (never the system prompt)
-        if sig is not None:
-            t = st.last_tpl  # the tracked template this request counted under (paraphrases merged)
-            c = st.tpl.get(t)
-            if c is not None and c >= cfg.template_link_min_count and c >= cfg.template_link_min_share * st.n_txt:
-                cands.append(("tpl", str(t)))
+        if tpl is not None:
+            cands.append(("tpl", tpl))
         links = st.links
         summary = None
-        due = _NEVER  # the earliest refresh of a key looked at (a template key only on analysed requests)
+        due = _NEVER  # the earliest refresh of a key looked at
         for kind, value in cands:
             lkey = _hkey(kind, value)  # state never holds the raw IP / payment fingerprint
             ent = links.get(lkey)
@@ -303,11 +317,11 @@ class AccountEngine:
                     continue
                 ent = links[lkey] = [lkey, -1, kind]
             elif ts - ent[1] < refresh:
-                if kind != "tpl" and ent[1] + refresh < due:
+                if ent[1] + refresh < due:
                     due = ent[1] + refresh
                 continue
             ent[1] = ts
-            if kind != "tpl" and ts + refresh < due:
+            if ts + refresh < due:
                 due = ts + refresh
             if summary is None:
                 summary = self._summary(st, ts)

@@ -2,12 +2,15 @@
 keep it inside its per-event budget must never cost an alert.
 
 * The River anomaly is scored only when it could lift an account to a step it has not reached.
-* An account already at the top alert step is re-evaluated ``settled_eval_factor`` times less often.
+* An account already at the top alert step is re-evaluated ``settled_eval_factor`` times less often,
+  one whose last evaluation found nothing ``calm_eval_factor`` times less often.
 * A member that does not harvest refreshes its link keys ``quiet_refresh_factor`` times less often;
   a harvesting one at the normal ``link_refresh_ms``. A look at the keys when none is due and
   none changed is skipped, with the same link updates as a full look.
 * An account whose first ``text_quick`` analysed requests show nothing has its text sampled
-  after them; one that shows anything has its first ``text_full`` read.
+  after them; one that shows anything has its first ``text_full`` read. An account at the top
+  step has its text sampled ``settled_text_factor`` times less often, and its template key
+  still refreshes between samples.
 """
 
 from __future__ import annotations
@@ -68,6 +71,27 @@ def test_an_account_at_the_top_step_is_re_evaluated_less_often_and_alerts_the_sa
     settled, alerts_settled = _evaluations(4)
     assert alerts_every and alerts_every == alerts_settled
     assert settled < every * 0.6
+
+
+def test_a_calm_account_is_re_evaluated_less_often_and_still_alerts_when_it_turns() -> None:
+    # an ordinary user for a few hours, then the same account starts harvesting
+    calm = list(chatter("acct-x", n=40, start=T0, seed=6))
+    turn = list(harvester("acct-x", n=200, start=calm[-1].ts + MIN, gap_ms=20_000, seed=6))
+
+    def run(factor: int) -> tuple[int, list[tuple[str, int]]]:
+        eng = AccountEngine(replace(AccountEngine().config, calm_eval_factor=factor))
+        for ev in calm:
+            assert not eng.process(ev).alerts
+        n_calm = eng.stats["evaluations"]
+        alerts = [(a["alert_id"], a["ts"]) for ev in turn for a in eng.process(ev).alerts]
+        return n_calm, alerts
+
+    every, alerts_every = run(1)
+    calm_n, alerts_calm = run(2)
+    assert calm_n < every
+    assert alerts_every and [a for a, _ in alerts_calm] == [a for a, _ in alerts_every]
+    # the first alert comes at most one calm interval (2 x 5 min) later
+    assert alerts_calm[0][1] - alerts_every[0][1] <= 10 * MIN
 
 
 def _link_updates(events: list, **cfg: object) -> list[int]:
@@ -150,3 +174,27 @@ def test_a_sampled_request_that_shows_an_intent_resumes_full_reading() -> None:
     first = got.index(True, 4)  # the first sampled request after the quick four
     # from the sampled CoT request on, every request is read until eight are
     assert got[first + 1: first + 1 + 8 - 5] == [True] * (8 - 5)
+
+
+def test_an_account_at_the_top_step_has_its_text_sampled_less_and_keeps_its_template_key() -> None:
+    def run(factor: int, every: int = 32) -> tuple[int, list[str], list[int]]:
+        eng = AccountEngine(replace(AccountEngine().config, settled_text_factor=factor, text_every=every))
+        alerts, tpl_ts = [], []
+        for i, ev in enumerate(harvester("bad-1", n=600, gap_ms=20_000, seed=9)):
+            # one fixed wrapper around a varying payload: a template the account repeats
+            ev = replace(ev, prompt=f"Think step by step and show all of your reasoning before answering.\n"
+                                    f"{ev.prompt.split('?')[0]}?\nEnd with the final answer in a box, please.")
+            res = eng.process(ev)
+            alerts += [a["alert_id"] for a in res.alerts]
+            tpl_ts += [link["ts"] for link in res.links if link["kind"] == "tpl"]
+        return eng.stats["text"], alerts, tpl_ts
+
+    text_1, alerts_1, _ = run(1)
+    text_4, alerts_4, _ = run(4)
+    assert alerts_1 and alerts_4 == alerts_1
+    assert text_4 < text_1
+    # text sampled hardly ever after the first eight: the template key is still sent every
+    # 30 minutes (3 x link_refresh_ms, the top step's pace) over the account's 3.3 hours
+    _, _, tpl_ts = run(4, every=10_000)
+    gaps = [b - a for a, b in zip(tpl_ts, tpl_ts[1:])]
+    assert len(tpl_ts) >= 5 and max(gaps) <= 32 * MIN  # + the once-a-minute look
