@@ -121,6 +121,9 @@ def _block_digest(ip: str) -> int:
     Cached: an account's requests come from a few addresses."""
     return zlib.crc32((ip.rpartition(".")[0] or ip).encode("utf-8", "surrogatepass"))
 
+_BIT_DIGIT = bytes.maketrans(b"\x00\x01", b"01")  # 0/1 bytes -> ASCII digits
+
+
 class AccountState:
     """Running signals of one account. See the module docstring."""
 
@@ -432,12 +435,13 @@ class AccountState:
 
     def minute_mask(self, now: int) -> int:
         """Bit i set when the account was active ``i`` minutes before ``now`` (60 bits)."""
-        mi = now // MIN_MS
-        lag = mi - self.m_idx
-        mask = 0
+        lag = now // MIN_MS - self.m_idx
         if lag < 0 or lag >= 60:
             return 0
-        for j in range(60 - lag):
-            if self.m_cnt[(self.m_idx - j) % 60] > 0:
-                mask |= 1 << (j + lag)
-        return mask
+        cnt = self.m_cnt
+        i = self.m_idx % 60
+        # the ring's slots from the newest minute back (i, i-1, ..., 0, 59, ..., i+1), the ones
+        # still inside the hour; one '1'/'0' digit each, the newest last (lowest bit): int(.., 2)
+        newest_first = (cnt[i::-1] + cnt[:i:-1])[: 60 - lag]
+        digits = bytes(map(bool, reversed(newest_first))).translate(_BIT_DIGIT)
+        return int(digits, 2) << lag

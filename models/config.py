@@ -86,6 +86,10 @@ class EngineConfig:
     baseline_every_ms
         An account contributes to the population baselines at most this often, so busy
         accounts do not outweigh light ones. Default - 3 600 000.
+    model_learn_every
+        The River anomaly model learns from about 1 in this many of those samples (an
+        account's sample hour, offset by a hash of its id, picks them); the baselines learn
+        from all. Learning is the costliest step of an evaluation. Default - 2.
 
     Accounts: memory caps
     ---------------------
@@ -179,6 +183,7 @@ class EngineConfig:
     hst_q: float = 0.98
     calibration_size: int = 512
     baseline_every_ms: int = 3_600_000
+    model_learn_every: int = 2
     supervised_min_labels: int = 10
 
     def __post_init__(self) -> None:

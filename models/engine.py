@@ -371,7 +371,8 @@ class AccountEngine:
         # the River models only see accounts with enough requests for stable features
         if st.n < cfg.min_requests:
             anom = 0.0
-        elif sample:
+        elif sample and (zlib.crc32(acct.encode("utf-8", "surrogatepass"))
+                         + ts // cfg.baseline_every_ms) % cfg.model_learn_every == 0:
             anom = bank.score(f, learn=True)
         else:  # scored only if it can change the outcome (see models.scoring.assess)
             anom = partial(bank.score, f, False)
