@@ -144,7 +144,8 @@ class AccountState:
     )
     # link_memo: (raw link values, next refresh due (ms), refresh interval) of the last
     # full pass over the link keys; in memory only (None after a restore: a full pass)
-    __slots__ = FIELDS + ("link_memo",)
+    # last_ip: the client address of the previous request, whose /24 is already counted
+    __slots__ = FIELDS + ("link_memo", "last_ip")
 
     @classmethod
     def new(cls, created_ts: int | None, tier: str | None) -> AccountState:
@@ -202,6 +203,7 @@ class AccountState:
         s.excerpt = None
         s.sup = 0.0
         s.link_memo = None
+        s.last_ip = None
         return s
 
     def refresh_links(self) -> None:
@@ -223,6 +225,7 @@ class AccountState:
         for k, v in zip(cls.FIELDS, obj):
             setattr(s, k, v)
         s.link_memo = None
+        s.last_ip = None
         s.tpl = {int(a): b for a, b in s.tpl}
         s.tsim = {int(a): b for a, b in s.tsim}
         return s
@@ -295,7 +298,8 @@ class AccountState:
             self.n_new += 1
         # /24 blocks
         ip = ev.client_ip
-        if ip and len(self.ips) < k_ips:
+        if ip and ip != self.last_ip and len(self.ips) < k_ips:
+            self.last_ip = ip
             blk = _block_digest(ip)
             if blk not in self.ips:
                 self.ips.append(blk)

@@ -199,13 +199,10 @@ class AccountEngine:
         self.stats["events"] += 1
         acct = event.account_id
         key = self._prefix + acct
-        cache = self._cache
-        st = cache.get(key)
+        st = self._cache.get_for_update(key)
         if st is None:
             st = AccountState.new(event.account_created_ts, event.account_tier)
-            cache.put(key, st)
-        else:
-            cache.touch(key)
+            self._cache.put(key, st)
         if event.account_tier is not None:
             st.tier = event.account_tier
         if event.account_created_ts is not None:

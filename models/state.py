@@ -111,6 +111,18 @@ class KeyedCache:
         self._insert(key, rec)
         return rec
 
+    def get_for_update(self, key: str) -> Any | None:
+        """:meth:`get` and :meth:`touch` in one call (the engine's per-event path)."""
+        rec = self._lru.get(key)
+        if rec is not None:
+            self._lru.move_to_end(key)
+            self._dirty.add(key)
+            return rec
+        rec = self.get(key)
+        if rec is not None:
+            self._dirty.add(key)
+        return rec
+
     def put(self, key: str, rec: Any) -> None:
         """Insert or replace ``key`` and mark it dirty."""
         self._insert(key, rec)
