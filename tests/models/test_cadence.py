@@ -1,7 +1,8 @@
 """How often the engine re-evaluates accounts and refreshes link keys: the cost controls that
 keep it inside its per-event budget must never cost an alert.
 
-* The River anomaly is scored only when it could lift an account to a step it has not reached.
+* The River anomaly is scored only when it could lift an account to a step it has not reached,
+  and learns from about 1 in ``model_learn_every`` of the hourly population samples.
 * An account already at the top alert step is re-evaluated ``settled_eval_factor`` times less often,
   one whose last evaluation found nothing ``calm_eval_factor`` times less often.
 * A member that does not harvest refreshes its link keys ``quiet_refresh_factor`` times less often;
@@ -198,3 +199,20 @@ def test_an_account_at_the_top_step_has_its_text_sampled_less_and_keeps_its_temp
     _, _, tpl_ts = run(4, every=10_000)
     gaps = [b - a for a, b in zip(tpl_ts, tpl_ts[1:])]
     assert len(tpl_ts) >= 5 and max(gaps) <= 32 * MIN  # + the once-a-minute look
+
+
+def test_the_anomaly_model_learns_from_about_half_of_the_population_samples() -> None:
+    users = interleave(*(chatter(f"user-{i}", n=60, start=T0 + i * MIN, seed=i) for i in range(40)))
+
+    def learned(every: int) -> tuple[int, int]:
+        eng = AccountEngine(replace(AccountEngine().config, model_learn_every=every))
+        for ev in users:
+            eng.process(ev)
+        # raw scores kept for calibration: one per learning step
+        return len(eng.models._recent), eng.models.baselines.n
+
+    all_samples, base_all = learned(1)
+    half, base_half = learned(2)
+    assert all_samples >= 40
+    assert 0.3 * all_samples <= half <= 0.7 * all_samples
+    assert base_half == base_all  # the baselines still learn from every sample
