@@ -100,8 +100,9 @@ class EngineConfig:
     ------------------
     link_refresh_ms / link_check_ms
         An (account, link key) update is re-sent at most every ``link_refresh_ms``; an
-        account's link keys are looked at most every ``link_check_ms``. Defaults - 600 000,
-        60 000.
+        account's link keys are looked at most every ``link_check_ms``. Defaults - 1 200 000
+        (a harvesting member is fresh in a 2-hour cluster window six times over; a crossing of
+        the cluster bar is sent at once), 60 000.
     quiet_refresh_factor
         ``link_refresh_ms`` is this many times longer for a member that does not harvest on its
         own, or whose own alerts reached the top step. Default - 3.
@@ -156,7 +157,7 @@ class EngineConfig:
     max_link_keys: int = 6
     max_recent_alerts: int = 8
     # links / clusters
-    link_refresh_ms: int = 600_000
+    link_refresh_ms: int = 1_200_000
     quiet_refresh_factor: int = 3
     link_check_ms: int = 60_000
     link_min_requests: int = 1

@@ -104,7 +104,7 @@ def test_a_quiet_member_refreshes_its_keys_less_often_than_a_harvester() -> None
     quiet = list(chatter("user-1", n=120, start=T0, seed=4, payment_fingerprint="pf-user"))
     ts = _link_updates(quiet)
     gaps = [b - a for a, b in zip(ts, ts[1:])]
-    assert ts and all(g >= 30 * MIN for g in gaps)  # 3 x link_refresh_ms
+    assert ts and all(g >= 60 * MIN for g in gaps)  # 3 x link_refresh_ms
     assert _link_updates(quiet, quiet_refresh_factor=1)[:3] != ts[:3]  # the factor is what spaces them
     # a harvesting member below the top step keeps the normal pace (a long-lived enterprise
     # account: its score is damped x0.75, so it never reaches the top step's 0.9)
@@ -112,7 +112,7 @@ def test_a_quiet_member_refreshes_its_keys_less_often_than_a_harvester() -> None
                          account_created_ts=T0 - 400 * DAY, account_tier="enterprise"))
     ts_bad = _link_updates(bad)
     gaps_bad = [b - a for a, b in zip(ts_bad, ts_bad[1:])]
-    assert ts_bad[-1] - ts_bad[0] >= HOUR and all(g < 12 * MIN for g in gaps_bad)
+    assert ts_bad[-1] - ts_bad[0] >= HOUR and all(g < 22 * MIN for g in gaps_bad)
 
 
 def test_skipping_a_look_at_unchanged_link_keys_sends_the_same_updates() -> None:
@@ -195,10 +195,10 @@ def test_an_account_at_the_top_step_has_its_text_sampled_less_and_keeps_its_temp
     assert alerts_1 and alerts_4 == alerts_1
     assert text_4 < text_1
     # text sampled hardly ever after the first eight: the template key is still sent every
-    # 30 minutes (3 x link_refresh_ms, the top step's pace) over the account's 3.3 hours
+    # hour (3 x link_refresh_ms, the top step's pace) over the account's 3.3 hours
     _, _, tpl_ts = run(4, every=10_000)
     gaps = [b - a for a, b in zip(tpl_ts, tpl_ts[1:])]
-    assert len(tpl_ts) >= 5 and max(gaps) <= 32 * MIN  # + the once-a-minute look
+    assert len(tpl_ts) >= 3 and max(gaps) <= 62 * MIN  # + the once-a-minute look
 
 
 def test_the_anomaly_model_learns_from_about_half_of_the_population_samples() -> None:
