@@ -121,6 +121,7 @@ def _block_digest(ip: str) -> int:
     Cached: an account's requests come from a few addresses."""
     return zlib.crc32((ip.rpartition(".")[0] or ip).encode("utf-8", "surrogatepass"))
 
+
 _BIT_DIGIT = bytes.maketrans(b"\x00\x01", b"01")  # 0/1 bytes -> ASCII digits
 
 

@@ -112,12 +112,7 @@ class KeyedCache:
         return rec
 
     def get_for_update(self, key: str) -> Any | None:
-        """:meth:`get` and :meth:`touch` in one call (the engine's per-event path)."""
-        rec = self._lru.get(key)
-        if rec is not None:
-            self._lru.move_to_end(key)
-            self._dirty.add(key)
-            return rec
+        """:meth:`get`, then :meth:`touch` when the record exists (one call per event)."""
         rec = self.get(key)
         if rec is not None:
             self._dirty.add(key)
