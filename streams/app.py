@@ -3,7 +3,7 @@
 Topology (see README "Architecture"):
 
 * ``llm-requests`` (key account_id) → ``score-requests`` agent: batches of events
-  (``take_events``), per-partition :class:`models.engine.AccountEngine`, alerts/actions/link
+  (:func:`streams.batching.take_batches`: closed as soon as the worker caught up), per-partition :class:`models.engine.AccountEngine`, alerts/actions/link
   updates sent, then (once acknowledged) the state written once per key per batch into the
   RocksDB table ``account-state``: per source partition one RocksDB write batch and a few
   changelog record batches to the same changelog partition.
@@ -38,8 +38,10 @@ from faust.types import TP
 from mode.services import WaitResults
 
 from models.policy import Policy
+from streams.batching import take_batches
 from streams.cursors import CursorBatch, Gap, OffsetCursors, cursor_key, parse_cursor, splice
 from streams.gapfill import GapFiller
+from streams.heap import settle_heap
 from streams.metrics import Metrics
 from streams.runtime import BatchOutput, InputRecord, Runtime, kafka_partition
 from streams.security import aiokafka_security, faust_credentials
@@ -66,6 +68,7 @@ class Distillguard:
     last_offsets: dict[int, int] = field(default_factory=dict)
     events_since_snapshot: dict[int, int] = field(default_factory=dict)
     cursors: dict[str, OffsetCursors] = field(default_factory=dict)
+    heap_settled: bool = False  #: long-lived objects frozen once the worker was first ready
 
     def ready(self) -> tuple[bool, str]:
         """Readiness: broker reachable, not rebalancing, tables recovered, partitions assigned."""
@@ -449,7 +452,10 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
     async def run_batches(stream: Any, process: Any, table: Any, kind: str, agent: str) -> None:
         within = settings.batch_within_ms / 1000
         cursors = cursors_for(agent, table)
-        async for events in stream.take_events(settings.batch_size, within=within):
+        async for events in take_batches(stream, settings.batch_size, within,
+                                         close_when_caught_up=settings.batch_when_caught_up):
+            if kind == "account" and agent == "requests":
+                _observe_queued(metrics, events)
             records = [_record(e) for e in events]
             gaps = cursors.gaps(records)
             if gaps:
@@ -516,6 +522,11 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
     async def watch_broker() -> None:
         dg.broker_ok = await asyncio.to_thread(_broker_reachable, settings.bootstrap_servers)
         ok, _ = dg.ready()
+        if ok and not dg.heap_settled:
+            # Recovered and assigned: what Faust built to get here lives as long as the worker.
+            dg.heap_settled = True
+            frozen = settle_heap(settings.gc_gen0_threshold)
+            log.info("ready: %d long-lived objects frozen out of the garbage collector", frozen)
         metrics.ready.set(1 if ok else 0)
         _update_lag(dg)
         for kind, engines in (("account", runtime.accounts), ("cluster", runtime.clusters)):
@@ -546,6 +557,14 @@ async def _maybe_snapshot(dg: Distillguard, last: dict[int, Any], records: Seque
         dg.events_since_snapshot[partition] = seen
     if snaps:
         await _put_state(dg.tables["account"], snaps, last)
+
+
+def _observe_queued(metrics: Metrics, events: Sequence[Any]) -> None:
+    """How long the batch's oldest event waited, from its Kafka timestamp to the batch start
+    (stage ``queued``: fetch, the previous batches, this batch's fill)."""
+    oldest = min((e.message.timestamp for e in events if e.message.timestamp), default=None)
+    if oldest:
+        metrics.stage_latency.labels("queued").observe(max(0.0, time.time() - oldest))
 
 
 def _merge(*parts: dict[int, dict[str, bytes]]) -> dict[int, dict[str, bytes]]:

@@ -52,6 +52,7 @@ def worker_command(web_port: int | None, data_dir: Path | None, loglevel: str | 
     import faust
 
     from streams.app import build_app
+    from streams.heap import settle_heap
 
     from streams.logs import logging_config
     from streams.topics import ensure_topics
@@ -62,6 +63,7 @@ def worker_command(web_port: int | None, data_dir: Path | None, loglevel: str | 
     with _startup_logging(settings):
         ensure_topics(settings, timeout_s=settings.topics_wait_ms / 1000)
     dg = build_app(settings)
+    settle_heap(settings.gc_gen0_threshold)  # modules, Faust, River: out of the collector's way
 
     worker = faust.Worker(dg.app, loglevel=settings.log_level,
                           logging_config=logging_config(settings.log_format, settings.log_level))

@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     # --- Processing -----------------------------------------------------------
     batch_size: int = Field(2000, ge=1, description="max events per processing batch")
     batch_within_ms: int = Field(50, ge=1, description="max wait to fill a batch, ms")
+    batch_when_caught_up: bool = Field(
+        True, description="close a batch as soon as the worker has read everything the consumer "
+        "delivered (batches sized by the load: low latency when quiet, large batches under load); "
+        "false: Faust's take_events, which waits batch_within_ms unless the batch is full")
+    gc_gen0_threshold: int = Field(
+        20_000, ge=0, description="allocations between young-generation collections (CPython's "
+        "default: 700); what lives as long as the worker is frozen out of the collector at start "
+        "and once ready (see streams/heap.py). 0: the collector as CPython sets it")
     model_snapshot_every: int = Field(20_000, ge=1, description="events between model snapshots")
     model_key: str = Field("change-me-distillguard", description="HMAC key for model snapshots")
     cache_size: int = Field(
