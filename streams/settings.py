@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     consumer_max_fetch_bytes: int = Field(
         8 * 1024 * 1024, ge=65_536, description="bytes fetched per partition per request (Faust's "
         "1 MiB default caps a worker at ~3,300 events/s of 700-byte events here)")
+    consumer_fetch_max_wait_ms: int = Field(
+        20, ge=1, le=1500, description="longest the broker holds a fetch with no new records, ms "
+        "(Faust's 1,500: new records of one partition could wait behind a fetch of quiet ones)")
     producer_batch_bytes: int = Field(
         1_000_000, ge=16_384, le=1_048_576, description="bytes per producer record batch (one "
         "partition): a batch's state changelog goes out in batches of this size, 1 to 3 per partition "

@@ -105,3 +105,18 @@ def test_while_suspended_or_with_eager_delivery_off_faust_s_path_is_taken(tmp_pa
 
     asyncio.run(run(True))
     asyncio.run(run(False))
+
+
+@pytest.mark.parametrize("eager", [True, False])
+def test_the_worker_consumer_holds_a_quiet_fetch_for_the_configured_wait_not_faust_1500_ms(
+        tmp_path: Path, eager: bool) -> None:
+    async def run() -> None:
+        dg = build_app(Settings(data_dir=tmp_path, eager_delivery=eager, consumer_fetch_max_wait_ms=25))
+        consumer = dg.app.consumer
+        aio = consumer._thread._create_worker_consumer(consumer.transport)
+        try:
+            assert aio._fetch_max_wait_ms == 25
+        finally:
+            await aio.stop()
+
+    asyncio.run(run())
