@@ -483,7 +483,8 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
         within = settings.batch_within_ms / 1000
         cursors = cursors_for(agent, table)
         async for events in take_batches(stream, settings.batch_size, within,
-                                         close_when_caught_up=settings.batch_when_caught_up):
+                                         close_when_caught_up=settings.batch_when_caught_up,
+                                         min_fill_s=settings.batch_min_fill_ms / 1000):
             if kind == "account" and agent == "requests":
                 _observe_queued(metrics, events)
             records = [_record(e) for e in events]

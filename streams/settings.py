@@ -67,6 +67,9 @@ class Settings(BaseSettings):
         True, description="close a batch as soon as the worker has read everything the consumer "
         "delivered (batches sized by the load: low latency when quiet, large batches under load); "
         "false: Faust's take_events, which waits batch_within_ms unless the batch is full")
+    batch_min_fill_ms: int = Field(
+        10, ge=0, description="a caught-up batch closes only once its first event is this old, ms: "
+        "a busy worker hands over batches of at least this much traffic, not of a few events")
     gc_gen0_threshold: int = Field(
         20_000, ge=0, description="allocations between young-generation collections (CPython's "
         "default: 700); what lives as long as the worker is frozen out of the collector at start "

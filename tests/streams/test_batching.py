@@ -18,7 +18,7 @@ from streams.batching import take_batches
 
 
 async def _collect(feed: Any, expected: int, *, max_: int, within_s: float,
-                   caught_up: bool = True) -> list[tuple[float, list[int]]]:
+                   caught_up: bool = True, min_fill_s: float = 0.0) -> list[tuple[float, list[int]]]:
     """Run ``feed(put)`` beside a batched stream; (seconds since start, values) per batch."""
     app = faust.App("test-batching", store="memory://", web_enabled=False, autodiscover=False)
     app.flow_control.resume()  # as a started worker's: the stream skips events otherwise
@@ -35,7 +35,8 @@ async def _collect(feed: Any, expected: int, *, max_: int, within_s: float,
     feeder = asyncio.ensure_future(feed(put))
 
     async def consume() -> None:
-        async for batch in take_batches(stream, max_, within_s, close_when_caught_up=caught_up):
+        async for batch in take_batches(stream, max_, within_s, close_when_caught_up=caught_up,
+                                      min_fill_s=min_fill_s):
             batches.append((time.monotonic() - t0, [e.value for e in batch]))
             if sum(len(b) for _, b in batches) >= expected:
                 break
@@ -82,3 +83,15 @@ def test_without_caught_up_closing_a_batch_waits_as_faust_take_events_does() -> 
     batches = asyncio.run(_collect(feed, 1, max_=100, within_s=1.0, caught_up=False))
     assert [values for _, values in batches] == [[0]]
     assert batches[0][0] >= 0.9  # held until the within bound, not handed over at 0.1 s
+
+
+def test_a_caught_up_batch_waits_for_its_minimum_fill_then_takes_what_came_meanwhile() -> None:
+    async def feed(put: Any) -> None:
+        await asyncio.sleep(0.1)
+        await put(0)  # caught up at once, but the batch is younger than 0.5 s
+        await asyncio.sleep(0.2)
+        await put(1)
+
+    batches = asyncio.run(_collect(feed, 2, max_=100, within_s=5.0, min_fill_s=0.5))
+    assert [values for _, values in batches] == [[0, 1]]
+    assert 0.5 <= batches[0][0] < 1.5  # at the minimum fill (0.1 + 0.5 s), not the 5 s bound
