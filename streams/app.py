@@ -3,10 +3,11 @@
 Topology (see README "Architecture"):
 
 * ``llm-requests`` (key account_id) → ``score-requests`` agent: batches of events
-  (:func:`streams.batching.take_batches`: closed as soon as the worker caught up), per-partition :class:`models.engine.AccountEngine`, alerts/actions/link
-  updates sent, then (once acknowledged) the state written once per key per batch into the
-  RocksDB table ``account-state``: per source partition one RocksDB write batch and a few
-  changelog record batches to the same changelog partition.
+  (:func:`streams.batching.take_batches`: closed as soon as the worker caught up),
+  per-partition :class:`models.engine.AccountEngine`, alerts/actions/link updates sent, then
+  (once acknowledged) the state written once per key per batch into the RocksDB table
+  ``account-state``: per source partition one RocksDB write batch and a few changelog record
+  batches to the same changelog partition.
 * ``distill-links`` (key link key: payment fingerprint, IP /24, template band ...) →
   ``score-links`` agent with :class:`models.engine.ClusterEngine` and table ``cluster-state``.
 * ``distill-feedback`` (key account_id, co-partitioned with requests) → verdicts and allowlist.
@@ -485,7 +486,7 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
         async for events in take_batches(stream, settings.batch_size, within,
                                          close_when_caught_up=settings.batch_when_caught_up,
                                          min_fill_s=settings.batch_min_fill_ms / 1000):
-            if kind == "account" and agent == "requests":
+            if agent == "requests":
                 _observe_queued(metrics, events)
             records = [_record(e) for e in events]
             gaps = cursors.gaps(records)
