@@ -5,7 +5,8 @@ events, or else after ``within`` seconds, however little arrived: at a steady 2,
 every event waited up to the full ``within`` (50 ms) before its batch even started, on top of
 the previous batch's processing. :func:`take_batches` is the same generator with one more
 way to close a batch: the stream's channel queue is empty once an event was added, i.e. the
-worker has taken in everything the consumer delivered so far. Batches then size themselves
+worker has taken in everything the consumer delivered so far, and the batch's first event is
+at least ``min_fill_s`` old (10 ms in the worker). Batches then size themselves
 to the load (natural batching): an event arriving at a quiet worker is processed at once, and
 under load a batch holds what arrived while the previous one was processed, so the fixed
 per-batch costs (acknowledgements, changelog batches) are still spread over many events.
