@@ -79,6 +79,12 @@ def _entropy(counts: list[int] | list[float]) -> float:
 
 
 _INTENT_KEYS = tuple("intent_" + n for n in INTENT_NAMES)
+_RECENT_INTENT_KEYS = tuple("recent_intent_" + n for n in INTENT_NAMES)
+
+#: The recent share of long or maxed outputs this far above the lifetime share is a change
+#: of behaviour (:meth:`AccountState.output_shift`). A steady account's recent share wanders
+#: by ~0.07 (one standard deviation at a share of 0.3, alpha = 0.05).
+OUTPUT_SHIFT = 0.3
 
 
 def _newest(ring: list[int], idx: int, count: int) -> list[int]:
@@ -142,6 +148,8 @@ class AccountState:
         # scoring / decisions
         "eval_n", "eval_ts", "score", "campaign", "step", "cstep", "allow", "confirmed",
         "alerts", "actions", "reasons", "susp", "excerpt", "sup",
+        # appended last: a state written before it restores with the default
+        "r_out",
     )
     # link_memo: (raw link values, next refresh due (ms), refresh interval) of the last
     # full pass over the link keys; in memory only (None after a restore: a full pass)
@@ -203,6 +211,7 @@ class AccountState:
         s.susp = 0.0
         s.excerpt = None
         s.sup = 0.0
+        s.r_out = [0.0, 0.0]
         s.link_memo = None
         s.last_ip = None
         return s
@@ -225,6 +234,8 @@ class AccountState:
         s = cls.__new__(cls)
         for k, v in zip(cls.FIELDS, obj):
             setattr(s, k, v)
+        if len(obj) < len(cls.FIELDS):  # written before the recent view existed
+            s.r_out = [0.0, 0.0]
         s.link_memo = None
         s.last_ip = None
         s.tpl = {int(a): b for a, b in s.tpl}
@@ -232,8 +243,11 @@ class AccountState:
         return s
 
     # -- update: once per request -----------------------------------------------------------
-    def update(self, ev: Any, ts: int, k_models: int, k_ips: int, new_model: bool) -> None:
-        """Fold one request's metadata in (O(1)). ``ts`` is the engine's clamped event time (ms)."""
+    def update(self, ev: Any, ts: int, k_models: int, k_ips: int, new_model: bool,
+               alpha: float = 0.05) -> None:
+        """Fold one request's metadata in (O(1)). ``ts`` is the engine's clamped event time (ms);
+        ``alpha`` is the newest request's weight in the recent shares of long and maxed outputs
+        (:attr:`r_out`)."""
         if ts < self.last_ts:  # late event: count it, but time structures use the last ts
             ts = self.last_ts
         self.n += 1
@@ -270,13 +284,20 @@ class AccountState:
         self.h_out[hslot] += out
         self.sum_out += out
         self.hod[hslot] += 1  # hour of day (UTC) == hi % 24
-        # output-maximising parameters and errors
+        # output-maximising parameters and errors; long and maxed outputs also (exponentially
+        # weighted) over the last ~1/alpha requests: an honest history must not hide a switch
+        rec = self.r_out
+        beta = 1.0 - alpha
+        rec[0] *= beta
+        rec[1] *= beta
         if ev.reasoning_tokens:
             self.n_reason += 1
         if out >= LONG_OUTPUT_TOKENS:
             self.n_long += 1
+            rec[0] += alpha
             if out >= XLONG_OUTPUT_TOKENS:
                 self.n_xlong += 1
+                rec[1] += alpha
         if ev.tool_count:
             self.n_tools += 1
         if ev.image_count:
@@ -305,6 +326,15 @@ class AccountState:
             if blk not in self.ips:
                 self.ips.append(blk)
 
+    def output_shift(self) -> bool:
+        """True while the account's recent outputs are far more often long or maxed out than
+        over its life (:data:`OUTPUT_SHIFT`). The engine then reads its text in full again,
+        so the recent intent view sees the switch. (Reasoning switched on is not a shift: it
+        comes with a model change.)"""
+        n = self.n or 1
+        rec = self.r_out
+        return rec[1] - self.n_xlong / n >= OUTPUT_SHIFT or rec[0] - self.n_long / n >= OUTPUT_SHIFT
+
     def text_clean(self) -> bool:
         """True while no analysed request showed anything: no intent hit, every template and
         payload distinct, and no request with reasoning tokens or a long output. Most light
@@ -325,12 +355,14 @@ class AccountState:
         beta = 1.0 - alpha
         for j in range(8):
             v = intents[j]
-            ew[j] = beta * ew[j] + alpha * v
-            if v >= intent_hit:
+            if v >= intent_hit:  # recent share of requests of this intent (weighted)
+                ew[j] = beta * ew[j] + alpha
                 hit[j] += 1
                 anyi = True
                 if j in _EXTRACTION_INTENTS:
                     ext = True
+            else:
+                ew[j] *= beta
         if ext:
             self.n_extract += 1
         if anyi:
@@ -431,6 +463,10 @@ class AccountState:
         f["error_rate"] = self.n_err / n
         f["rate429"] = self.n_429 / n
         f["new_model_share"] = self.n_new / n
+        # the recent view (last ~1/alpha requests, weighted; biased low while younger than that)
+        f["recent_long_output_share"], f["recent_xlong_output_share"] = self.r_out
+        for name, v in zip(_RECENT_INTENT_KEYS, self.i_ew):
+            f[name] = v
         f["model_count"] = float(len(self.models))
         f["ip_blocks"] = float(len(self.ips))
         f["span_h"] = float(span_h)

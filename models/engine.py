@@ -34,7 +34,7 @@ from functools import lru_cache, partial
 from time import perf_counter as _perf
 from typing import Any
 
-from models.account import AccountState
+from models.account import XLONG_OUTPUT_TOKENS, AccountState
 from models.alerts import StepResult, make_alert
 from models.cluster import ClusterEngine, default_partitioner
 from models.config import EngineConfig
@@ -181,13 +181,20 @@ class AccountEngine:
         g.clock = lim
         return lim
 
-    def _wants_text(self, st: AccountState, request_id: str) -> bool:
+    def _wants_text(self, st: AccountState, request_id: str, output_tokens: int) -> bool:
         """Analyse this request's text? An account's first ``text_full`` requests (its first
         ``text_quick`` only, while they show nothing: see :meth:`AccountState.text_clean`),
-        then a keyed-hash sample of 1 in ``text_every`` (unpredictable to the sender)."""
+        then a keyed-hash sample of 1 in ``text_every`` (unpredictable to the sender); always
+        a request whose output (tokens) is maxed out, and every request while the account's
+        outputs shift (:meth:`AccountState.output_shift`)."""
         cfg = self.config
         nt = st.n_txt
         if nt < cfg.text_full and (nt < cfg.text_quick or not st.text_clean()) or cfg.text_every <= 1:
+            return True
+        # an honest history must not hide a switch: a request with a maxed-out output (what
+        # harvesting asks for, rare in honest traffic), and every request while the account's
+        # outputs shift, are read (until the top step, which raises no further alert)
+        if st.step < cfg.top_step and (output_tokens >= XLONG_OUTPUT_TOKENS or st.output_shift()):
             return True
         h = zlib.crc32(request_id.encode("utf-8", "surrogatepass"), self._salt)
         # an account at the top step can raise no further alert: its text is sampled less
@@ -211,13 +218,13 @@ class AccountEngine:
         t0 = _perf() if tm is not None else 0.0
         ts = self.event_time(event.ts)
         new_model = self._is_new_model(event.model, ts)
-        st.update(event, ts, cfg.max_models, cfg.max_ip_blocks, new_model)
+        st.update(event, ts, cfg.max_models, cfg.max_ip_blocks, new_model, cfg.ew_alpha)
         sig = None
         if tm is not None:
             t1 = _perf()
             tm["account_update"] += t1 - t0
             t0 = t1
-        if self._wants_text(st, event.request_id):
+        if self._wants_text(st, event.request_id, event.output_tokens):
             self.stats["text"] += 1
             sig = text_signals(event.prompt, event.system_prompt, event.tool_count or 0, event.image_count or 0)
             st.update_text(sig, cfg.intent_hit, cfg.ew_alpha, cfg.top_templates, cfg.recent_simhashes)

@@ -15,6 +15,10 @@ A rule is clearer than a model here, so the account score is a small, documented
   diversity, traffic moved to a newly released model, one account spread over many networks,
   (once trained) the supervised verdict model, and the calibrated River anomaly quantile at
   half weight (an outlier corroborates, it never decides).
+* **Recent view** - for the explicit extraction campaigns, the intent share and the share of
+  long / maxed outputs are also judged over the last ~20 requests (exponentially weighted),
+  with the shift from the lifetime shares as one more family; that view wins when it scores
+  higher and needs no more evidence: a long honest history must not hide a switch to harvesting.
 * ``score = I * (0.3 + 0.7 * min(1, E / 2))``, damped x0.75 for long-lived team/enterprise
   accounts. An account alert needs ``min_evidence`` families firing (>= 0.5, anomaly not
   counted) with output maximisation; without it, two more, explicit extraction phrasing and
@@ -36,7 +40,8 @@ from typing import Any
 
 from models.baseline import Baselines
 
-__all__ = ["Assessment", "CAMPAIGN_INTENTS", "assess", "output_max", "shrunk_suspicion", "suspicion_of"]
+__all__ = ["Assessment", "CAMPAIGN_INTENTS", "RECENT_CAMPAIGNS", "assess", "output_max", "recent_view",
+           "shrunk_suspicion", "suspicion_of"]
 
 #: campaign -> intent feature names whose shares add up to its intent strength
 CAMPAIGN_INTENTS: dict[str, tuple[str, ...]] = {
@@ -50,6 +55,12 @@ CAMPAIGN_INTENTS: dict[str, tuple[str, ...]] = {
 _CAMPAIGN_NAMES = tuple(CAMPAIGN_INTENTS.items())
 
 _TRUSTED_TIERS = frozenset({"team", "enterprise"})
+
+#: Campaigns also judged on their last ~20 requests (:func:`recent_view`).
+RECENT_CAMPAIGNS = ("reasoning_extraction", "reward_model_grading", "policy_safe_rewriting")
+_RECENT_KEY = {c: "recent_" + CAMPAIGN_INTENTS[c][0] for c in RECENT_CAMPAIGNS}
+_CAPABILITY_INTENTS = tuple(n for c, names in CAMPAIGN_INTENTS.items() if c not in RECENT_CAMPAIGNS
+                            for n in names)
 
 
 @dataclass
@@ -180,6 +191,59 @@ def assess(f: dict[str, float], tier: str | None, anomaly: float | Callable[[], 
     >>> a.score, a.anomaly
     (0.0, None)
     """
+    a = _assess(f, tier, anomaly, p_attack, base, old_account_days, alert_bar, reasons_min, "")
+    rf = recent_view(f)
+    if rf is None:
+        return a
+    r = _assess(rf, tier, anomaly, p_attack, base, old_account_days, alert_bar, reasons_min, " (recent)")
+    # the recent view wins only if it says more and needs no more evidence to alert
+    if r.score > a.score and r.fired - r.extra_evidence >= a.fired - a.extra_evidence:
+        return r
+    return a
+
+
+def recent_view(f: dict[str, float]) -> dict[str, float] | None:
+    """The account's features as its last ~20 requests show them, for the explicit extraction
+    campaigns only (:data:`RECENT_CAMPAIGNS`); None when its recent requests show too little
+    of them (share <= 0.15, or no recent view in ``f``).
+
+    A long honest history must not hide a switch to harvesting; everyday coding or analysis
+    in a burst is what honest developers do, so the other intents count 0 in this view. Of
+    the outputs only the long and maxed shares are recent: reasoning switched on for a while
+    is a model change (benchmark runs do it), so the reasoning share stays the lifetime one.
+    ``output_shift``: how far the recent share of long or maxed outputs is above the lifetime
+    one (an evidence family of its own in this view).
+
+    >>> f = {"recent_intent_cot": 0.9, "recent_intent_rubric": 0.0, "recent_intent_rewrite": 0.0,
+    ...      "recent_long_output_share": 0.9, "recent_xlong_output_share": 0.9, "intent_cot": 0.1,
+    ...      "intent_coding": 0.5, "long_output_share": 0.1, "xlong_output_share": 0.05}
+    >>> v = recent_view(f)
+    >>> v["intent_cot"], v["intent_coding"], v["intent_any"], v["xlong_output_share"], round(v["output_shift"], 2)
+    (0.9, 0.0, 0.9, 0.9, 0.85)
+    >>> recent_view({"intent_cot": 0.9}) is None
+    True
+    """
+    shares = [f.get(_RECENT_KEY[c], 0.0) for c in RECENT_CAMPAIGNS]
+    if max(shares) <= 0.15:
+        return None
+    v = dict(f)
+    for name in _CAPABILITY_INTENTS:
+        v[name] = 0.0
+    for c, sh in zip(RECENT_CAMPAIGNS, shares):
+        v[CAMPAIGN_INTENTS[c][0]] = sh
+    v["intent_any"] = min(1.0, sum(shares))
+    shift = 0.0
+    for name in ("long_output_share", "xlong_output_share"):
+        shift = max(shift, f["recent_" + name] - f[name])
+        v[name] = f["recent_" + name]
+    v["output_shift"] = shift
+    return v
+
+
+def _assess(f: dict[str, float], tier: str | None, anomaly: float | Callable[[], float],
+            p_attack: float | None, base: Baselines, old_account_days: float, alert_bar: float,
+            reasons_min: float, view: str) -> Assessment:
+    """:func:`assess` on one view of the account (``view`` names it in the reasons)."""
     # -- intent mix --------------------------------------------------------------------
     best_c, best_share = "anomalous_usage", 0.0
     for c, names in _CAMPAIGN_NAMES:
@@ -198,7 +262,8 @@ def assess(f: dict[str, float], tier: str | None, anomaly: float | Callable[[], 
     span_h = f["span_h"]
     # output-maximising parameters: reasoning requested, long or maxed outputs. Tools and
     # images are not counted here: they *are* the agentic / vision intents.
-    out_ratio = f["mean_out"] / max(100.0, med("mean_out", 0.5, MEAN_OUT_PRIOR))
+    mean_out_med = max(100.0, med("mean_out", 0.5, MEAN_OUT_PRIOR))
+    out_ratio = f["mean_out"] / mean_out_med
     om = output_max(f["reasoning_share"], out_ratio, f["long_output_share"], f["xlong_output_share"])
     age = f["age_days"]
     # sustained volume above the benign population (p95 of req/h)
@@ -212,7 +277,8 @@ def assess(f: dict[str, float], tier: str | None, anomaly: float | Callable[[], 
            * _ramp(f["n_txt"], 8, 16))
     fam: list[tuple[str, float, float, str | float, Any]] = [
         ("output_max", om, f["reasoning_share"], "reasoning_share",
-         ("share of requests with reasoning tokens; mean output {:.1f}x the population median", out_ratio)),
+         ("share of requests with reasoning tokens; mean output {:.1f}x the population median{}",
+          out_ratio, view)),
         ("req_1h", _ramp(f["req_1h"] / p95, 1.0, 2.0), f["req_1h"], "req_1h",
          "requests in the last hour vs benign p95"),
         ("new_account", max(young, ramp), age, "age_days",
@@ -231,6 +297,10 @@ def assess(f: dict[str, float], tier: str | None, anomaly: float | Callable[[], 
         # one account spread over many networks
         ("ip_blocks", _ramp(f["ip_blocks"], 3.0, 8.0), f["ip_blocks"], "ip_blocks", "distinct client /24 blocks"),
     ]
+    shift = f.get("output_shift")
+    if shift is not None:  # the recent view: a change of behaviour is evidence of its own
+        fam.append(("output_shift", _ramp(shift, 0.2, 0.5), shift, 0.0,
+                    "recent share of long / maxed outputs minus the lifetime share"))
     if p_attack is not None:
         fam.append(("supervised", _ramp(p_attack, 0.5, 0.9), p_attack, 0.5, "P(attack) from analyst verdicts"))
     fired = 0
@@ -287,7 +357,7 @@ def assess(f: dict[str, float], tier: str | None, anomaly: float | Callable[[], 
         if best_share > 0:
             names = CAMPAIGN_INTENTS.get(best_c, ())
             reasons.append(_r("intent_share", best_share, sum(med(nm, 0.5) for nm in names),
-                              f"{best_c}: share of requests with that intent"))
+                              f"{best_c}: share of requests with that intent{view}"))
         for sig, s_, v, b, d in sorted(fam, key=lambda t: -t[1]):
             if s_ >= 0.25:
                 reasons.append(_r(sig, v, med(b, 0.5) if isinstance(b, str) else b,

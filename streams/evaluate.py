@@ -2,7 +2,7 @@
 
 What it does
     Reads a request capture (``.jsonl`` or ``.jsonl.gz``, streamed line by line), the
-    simulator's labels CSV (``account_id,label,scenario,group``) and the alerts the
+    simulator's labels CSV (``account_id,label,scenario,group[,attack_from_ts]``) and the alerts the
     detector emitted (JSON lines), and answers per true scenario: how many accounts were
     alerted, how late (event time, first request -> first alert), and how much of the
     scenario's traffic came after that first alert (what acting on it would have stopped).
@@ -15,6 +15,9 @@ Conventions (the contract tests rely on)
     * Delay = first alert ts - first request ts of the account, floored at 0 (a cluster
       alert may name a member before that member's own first request in the capture).
       Accounts alerted but absent from the capture have no delay.
+    * An account with an ``attack_from_ts`` in the labels (honest until then) is measured
+      from that time: its delay starts there, and only its requests from then on count as
+      its scenario's requests (an alert before the switch counts as a delay of 0).
     * "After the first alert" means ``request.ts > first_alert_ts`` (the triggering
       request itself was already served).
     * The account universe is the labels file; alerted accounts not in it are counted as
@@ -57,6 +60,7 @@ __all__ = [
     "evaluate_command",
     "load_jsonl",
     "print_result",
+    "read_attack_starts",
     "read_labels",
 ]
 
@@ -237,6 +241,20 @@ def read_labels(path: str | Path) -> dict[str, tuple[str, str, str]]:
     return labels
 
 
+def read_attack_starts(path: str | Path) -> dict[str, int]:
+    """Read the optional ``attack_from_ts`` column of the labels CSV: ``{account_id: epoch ms}``
+    for the accounts honest until then (empty or absent column: none). A value that is not
+    an integer is ignored, like any unparseable input."""
+    starts: dict[str, int] = {}
+    with Path(path).open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            account = (row.get("account_id") or "").strip()
+            raw = (row.get("attack_from_ts") or "").strip()
+            if account and raw.lstrip("-").isdigit():
+                starts[account] = int(raw)
+    return starts
+
+
 def _dedup(records: Iterable[dict[str, Any]], key: str) -> tuple[list[dict[str, Any]], int]:
     """Keep the first record per ``key`` value; records without the key are kept as-is."""
     seen: set[Any] = set()
@@ -280,12 +298,13 @@ def evaluate(
     """Measure detection quality of ``alerts`` on ``capture`` against ``labels``.
 
     :param capture: path to the request capture (``.jsonl`` or ``.jsonl.gz``), streamed.
-    :param labels: path to the labels CSV ``account_id,label,scenario,group``.
+    :param labels: path to the labels CSV ``account_id,label,scenario,group[,attack_from_ts]``.
     :param alerts: path to alert JSON lines, or an iterable of alert dicts.
     :param enforcement: optional path or iterable of enforcement action dicts.
     :returns: an :class:`EvaluationResult`; see the module docstring for the conventions.
     """
     label_map = read_labels(labels)
+    attack_from = read_attack_starts(labels)
     if isinstance(alerts, (str, Path)):
         raw_alerts, alert_bad = load_jsonl(alerts)
     else:
@@ -318,6 +337,9 @@ def evaluate(
         prev = first_req.get(account)
         if prev is None or ts < prev:
             first_req[account] = ts
+        start = attack_from.get(account)
+        if start is not None and ts < start:  # its honest part
+            continue
         n_req[account] += 1
         fa = first_alert.get(account)
         if fa is not None and ts > fa:
@@ -335,7 +357,8 @@ def evaluate(
         accounts = groups[(label, scenario)]
         alerted = [a for a in accounts if a in first_alert]
         delays = sorted(
-            max(0, first_alert[a] - first_req[a]) / _MS_PER_MIN for a in alerted if a in first_req
+            max(0, first_alert[a] - attack_from.get(a, first_req[a])) / _MS_PER_MIN
+            for a in alerted if a in first_req
         )
         requests = sum(n_req[a] for a in accounts)
         after = sum(n_after[a] for a in accounts)
@@ -556,7 +579,7 @@ def print_result(result: EvaluationResult, console: Console | None = None) -> No
               help="Request capture, .jsonl or .jsonl.gz (one event per line).")
 @click.option("--labels", "labels_path", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Labels CSV: account_id,label,scenario,group.")
+              help="Labels CSV: account_id,label,scenario,group[,attack_from_ts].")
 @click.option("--alerts", "alerts_path", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Alerts as JSON lines (deduplicated by alert_id).")

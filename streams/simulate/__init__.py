@@ -2,7 +2,7 @@
 
 ``simulate(out_path, labels_path, seed=..., hours=..., scale=..., scenario=...)`` writes a capture
 (JSON lines sorted by ``ts``, one request event per line, ``models/schemas/request.schema.json``) and a
-labels CSV (``account_id,label,scenario,group``). Output is byte-identical for the same arguments and
+labels CSV (``account_id,label,scenario,group,attack_from_ts``). Output is byte-identical for the same arguments and
 corpus. ``simulate_command`` is the ``distillguard simulate`` click command.
 """
 

@@ -10,6 +10,9 @@
 * ``hydra``: proxy-network accounts, each a light user for a few hours then abandoned, rotating IPs
   from the reseller's proxy ASNs, mixing distillation with resold customer traffic.
 * ``low_and_slow``: human-paced accounts whose every prompt is a CoT extraction item with maxed output.
+* ``turncoat``: established accounts with hours of honest chat that switch, part-way through the
+  capture, to scripted CoT extraction with maxed outputs (a bought or compromised account); the
+  switch time is written to the labels (``attack_from_ts``).
 
 Each ``build_<scenario>(ctx)`` appends accounts to ``ctx`` and returns drafts. Times in ms.
 """
@@ -45,6 +48,7 @@ __all__ = [
     "build_low_and_slow",
     "build_policy_rewrite",
     "build_rubric_grading",
+    "build_turncoat",
 ]
 
 #: Most requests one hydra account sends over its whole life: under any per-account volume threshold.
@@ -459,6 +463,72 @@ def build_low_and_slow(ctx: SimContext) -> list[Draft]:
     return drafts
 
 
+# --- turncoat ----------------------------------------------------------------------------------------
+def build_turncoat(ctx: SimContext) -> list[Draft]:
+    """Established accounts: honest chat sessions, then from a switch time on (30-70 % into the
+    capture) scripted CoT extraction with maxed outputs at 30-120 requests an hour."""
+    rng = ctx.rng("turncoat")
+    ids = IdFactory(rng)
+    chat = ctx.registry.add(P.chat_source(ctx.corpus, "en", 0.05))
+    cot = ctx.registry.add(P.cot_source(ctx.corpus, noise=0.8, p_native=0.2))
+    drafts: list[Draft] = []
+    span = ctx.end_ms - ctx.start_ms
+    for _ in range(ctx.count(20, minimum=2)):
+        country = pick_country(rng)
+        tz = rng.choice(country.tz_hours)
+        asn = rng.choice(country.asns)
+        switch = ctx.start_ms + int(rng.uniform(0.3, 0.7) * span)
+        acct = ctx.add_account(
+            make_account(
+                ids,
+                created_ts=ctx.old_created_ts(rng, 60, 900),
+                tier=rng.choice(("pro", "pro", "team", "free")),
+                country=country.code,
+                client_ip=ctx.ips.ip(asn, rng),
+                asn=asn,
+                user_agent=rng.choice(BROWSER_UAS + SDK_UAS),
+                label="attack",
+                scenario="turncoat",
+                group="tc-1",
+                attack_from_ts=switch,
+            )
+        )
+        favourite = rng.choice(("claude-sonnet-4", "claude-opus-4", "claude-haiku-4"))
+        # the honest part: a heavy chat user (sessions of ~12 requests, ~25-60 sessions a day)
+        n_sessions = max(4, int(rng.uniform(25, 60) * (switch - ctx.start_ms) / (24 * HOUR_MS)))
+        for _ in range(n_sessions):
+            t0 = sample_diurnal(rng, ctx.start_ms, switch, tz)
+            for ts in session_times(rng, t0, rng.randint(6, 18), 40_000):
+                if ts < switch:
+                    drafts.append(
+                        ctx.draft(
+                            rng,
+                            ts=ts,
+                            account=acct,
+                            model=favourite,
+                            source=chat,
+                            output_tokens=_lognorm(rng, 350, 0.8, 8000),
+                            reasoning_tokens=_lognorm(rng, 600, 0.9, 16000) if rng.random() < 0.1 else 0,
+                        )
+                    )
+        # the harvest, from the same network and key
+        max_out = rng.choice((8192, 16384))
+        for ts in poisson_times(rng, switch, ctx.end_ms, rng.uniform(30, 120)):
+            drafts.append(
+                ctx.draft(
+                    rng,
+                    ts=ts,
+                    account=acct,
+                    model=rng.choice(("claude-opus-4", "claude-sonnet-4")),
+                    source=cot,
+                    output_tokens=int(max_out * rng.uniform(0.85, 1.0)),
+                    reasoning_tokens=_lognorm(rng, 6000, 0.5, 32000),
+                    p429=0.02,
+                )
+            )
+    return drafts
+
+
 ATTACK_BUILDERS = {
     "cot_elicitation": build_cot_elicitation,
     "rubric_grading": build_rubric_grading,
@@ -467,4 +537,5 @@ ATTACK_BUILDERS = {
     "coding_pivot": build_coding_pivot,
     "hydra": build_hydra,
     "low_and_slow": build_low_and_slow,
+    "turncoat": build_turncoat,
 }

@@ -28,7 +28,7 @@ __all__ = ["simulate_command"]
     "labels_path",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Labels CSV to write: account_id,label,scenario,group.",
+    help="Labels CSV to write: account_id,label,scenario,group,attack_from_ts.",
 )
 @click.option(
     "--seed", default=7, show_default=True, type=int, help="RNG seed (same seed → same bytes)."

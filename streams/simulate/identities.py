@@ -36,7 +36,8 @@ class Account:
     """One API account as seen by the provider, plus its ground truth (never written to events).
 
     ``client_ip`` / ``user_agent`` are the account's usual values; a request may override the IP.
-    ``created_ts`` is epoch ms.
+    ``created_ts`` is epoch ms. ``attack_from_ts`` (epoch ms) is when an account that was honest
+    until then starts attacking (None: it attacks, or not, from its first request).
     """
 
     account_id: str
@@ -52,6 +53,7 @@ class Account:
     label: str
     scenario: str
     group: str
+    attack_from_ts: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +222,7 @@ def make_account(
     group: str,
     org_id: str | None = None,
     payment_fingerprint: str | None = None,
+    attack_from_ts: int | None = None,
 ) -> Account:
     """A new account with fresh opaque ``acct_``/``key_`` ids (and ``org_``/``pf_`` unless given)."""
     return Account(
@@ -236,6 +239,7 @@ def make_account(
         label=label,
         scenario=scenario,
         group=group,
+        attack_from_ts=attack_from_ts,
     )
 
 

@@ -1,7 +1,7 @@
 """Render drafts into request events and write the capture (gz JSONL, sorted by ts) and the labels CSV.
 
 The gzip header carries no file name and mtime 0, so the same plan always yields the same bytes.
-Labels never enter events; they go to a separate CSV ``account_id,label,scenario,group``.
+Labels never enter events; they go to a separate CSV ``account_id,label,scenario,group,attack_from_ts``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ __all__ = [
     "write_labels",
 ]
 
-LABEL_HEADER = ("account_id", "label", "scenario", "group")
+#: ``attack_from_ts``: epoch ms when an account honest until then starts attacking; empty
+#: for every other account (evaluate measures delays and after-alert shares from it)
+LABEL_HEADER = ("account_id", "label", "scenario", "group", "attack_from_ts")
 _ENDPOINT = "/v1/messages"
 #: gzip level for large captures: level 1 is ~4x faster than 6 and only ~25 % larger.
 FAST_GZIP_LEVEL = 1
@@ -125,7 +127,8 @@ def write_capture(
 
 def write_labels(path: str | Path, accounts: Iterable[Account]) -> int:
     """Write the labels CSV (sorted by account_id); returns the number of rows."""
-    rows = sorted((a.account_id, a.label, a.scenario, a.group) for a in accounts)
+    rows = sorted((a.account_id, a.label, a.scenario, a.group,
+                   "" if a.attack_from_ts is None else a.attack_from_ts) for a in accounts)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as fh:

@@ -79,20 +79,22 @@ def test_a_calm_account_is_re_evaluated_less_often_and_still_alerts_when_it_turn
     calm = list(chatter("acct-x", n=40, start=T0, seed=6))
     turn = list(harvester("acct-x", n=200, start=calm[-1].ts + MIN, gap_ms=20_000, seed=6))
 
-    def run(factor: int) -> tuple[int, list[tuple[str, int]]]:
+    def run(factor: int) -> tuple[int, list[tuple[str, int, int]]]:
         eng = AccountEngine(replace(AccountEngine().config, calm_eval_factor=factor))
         for ev in calm:
             assert not eng.process(ev).alerts
         n_calm = eng.stats["evaluations"]
-        alerts = [(a["alert_id"], a["ts"]) for ev in turn for a in eng.process(ev).alerts]
+        alerts = [(a["campaign"], a["step"], a["ts"]) for ev in turn for a in eng.process(ev).alerts]
         return n_calm, alerts
 
     every, alerts_every = run(1)
     calm_n, alerts_calm = run(2)
     assert calm_n < every
-    assert alerts_every and [a for a, _ in alerts_calm] == [a for a, _ in alerts_every]
-    # the first alert comes at most one calm interval (2 x 5 min) later
-    assert alerts_calm[0][1] - alerts_every[0][1] <= 10 * MIN
+    # the same campaign up to the same top step (a later first look may skip a step) ...
+    assert alerts_every and {c for c, _, _ in alerts_calm} == {c for c, _, _ in alerts_every}
+    assert max(s for _, s, _ in alerts_calm) == max(s for _, s, _ in alerts_every)
+    # ... and the first alert comes at most one calm interval (2 x 5 min) later
+    assert alerts_calm[0][2] - alerts_every[0][2] <= 10 * MIN
 
 
 def _link_updates(events: list, **cfg: object) -> list[int]:
@@ -112,7 +114,9 @@ def test_a_quiet_member_refreshes_its_keys_less_often_than_a_harvester() -> None
                          account_created_ts=T0 - 400 * DAY, account_tier="enterprise"))
     ts_bad = _link_updates(bad)
     gaps_bad = [b - a for a, b in zip(ts_bad, ts_bad[1:])]
-    assert ts_bad[-1] - ts_bad[0] >= HOUR and all(g < 22 * MIN for g in gaps_bad)
+    # every 20 minutes (link_refresh_ms), plus up to two requests' wait for the once-a-minute
+    # look at the keys; far from the quiet member's 60
+    assert ts_bad[-1] - ts_bad[0] >= HOUR and all(g < 25 * MIN for g in gaps_bad)
 
 
 def test_skipping_a_look_at_unchanged_link_keys_sends_the_same_updates() -> None:

@@ -111,6 +111,25 @@ def run_files(tmp_path: Path):
     return make
 
 
+def test_an_account_honest_until_its_switch_is_measured_from_the_switch(tmp_path: Path) -> None:
+    # t1 chats from minute 0, harvests from minute 10 (alerted at 13); t2 has the column empty
+    events = [{"request_id": f"t1-{m}", "ts": T0 + m * MIN, "account_id": "t1", "model": "m",
+               "input_tokens": 1, "output_tokens": 1, "prompt": "p"} for m in range(20)]
+    events += [{"request_id": f"t2-{m}", "ts": T0 + m * MIN, "account_id": "t2", "model": "m",
+                "input_tokens": 1, "output_tokens": 1, "prompt": "p"} for m in range(20)]
+    capture = tmp_path / "c.jsonl"
+    capture.write_bytes(b"\n".join(orjson.dumps(e) for e in sorted(events, key=lambda e: e["ts"])))
+    labels = tmp_path / "l.csv"
+    labels.write_text(f"account_id,label,scenario,group,attack_from_ts\n"
+                      f"t1,attack,turncoat,tc-1,{T0 + 10 * MIN}\nt2,attack,turncoat,tc-1,\n")
+    alerts = [_alert("T1", ["t1"], 13, "reasoning_extraction", 0.9),
+              _alert("T2", ["t2"], 13, "reasoning_extraction", 0.9)]
+    row = evaluate(capture, labels, alerts).scenarios[0]
+    assert row.delays_min == [3.0, 13.0]  # t1 from its switch, t2 from its first request
+    # t1's 10 harvesting requests (minutes 10-19), 6 of them after the alert; t2's 20, 6 after
+    assert (row.requests, row.requests_after_alert) == (30, 12)
+
+
 @pytest.mark.parametrize("gz", [False, True], ids=["jsonl", "jsonl.gz"])
 def test_per_scenario_numbers(run_files, gz: bool) -> None:
     f = run_files(gz=gz)

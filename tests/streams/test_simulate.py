@@ -77,13 +77,34 @@ def test_events_sorted_in_window_and_valid(capture) -> None:
 
 def test_labels_cover_every_account_and_every_scenario(capture) -> None:
     events, labels, path = capture
-    assert path.read_text().splitlines()[0] == "account_id,label,scenario,group"
+    assert path.read_text().splitlines()[0] == "account_id,label,scenario,group,attack_from_ts"
     assert {e["account_id"] for e in events} == set(labels)
     seen = {(r["scenario"], r["label"]) for r in labels.values()}
     expected = {(s, "benign") for s in BENIGN_SCENARIOS} | {(s, "attack") for s in ATTACK_SCENARIOS}
     assert seen == expected
     assert all(r["group"] for r in labels.values())
     assert not any(k in events[0] for k in ("label", "scenario", "group"))
+
+
+def test_turncoats_are_honest_until_their_switch_and_harvest_after_it(capture) -> None:
+    events, labels, _ = capture
+    switch = {a: int(r["attack_from_ts"]) for a, r in labels.items() if r["attack_from_ts"]}
+    assert switch and all(labels[a]["scenario"] == "turncoat" for a in switch)
+    assert {a for a, r in labels.items() if r["scenario"] == "turncoat"} == set(switch)
+    before: dict[str, list[dict]] = defaultdict(list)
+    after: dict[str, list[dict]] = defaultdict(list)
+    for e in events:
+        a = e["account_id"]
+        if a in switch:
+            (after if e["ts"] >= switch[a] else before)[a].append(e)
+    for a in switch:
+        assert len(before[a]) >= 5 and len(after[a]) >= 10
+        ok_before = [e for e in before[a] if e["status"] == 200]
+        ok_after = [e for e in after[a] if e["status"] == 200]
+        # chat-length answers before, maxed-out outputs after, from the same address
+        assert sum(e["output_tokens"] >= 4000 for e in ok_before) <= 0.1 * len(ok_before)
+        assert all(e["output_tokens"] >= 4000 for e in ok_after)
+        assert {e["client_ip"] for e in before[a]} == {e["client_ip"] for e in after[a]}
 
 
 def test_ids_and_metadata_do_not_leak_labels(capture) -> None:
