@@ -65,6 +65,10 @@ class EngineConfig:
         tokens or long outputs) goes to the sample after them; it is analysed in full again
         as soon as a sampled request shows something, up to ``text_full``. Shares of intents
         and templates are over analysed requests. Defaults - 8, 4, 32.
+    maxed_text_every
+        A request with a maxed-out output (>= 4000 tokens), what harvesting asks for and honest
+        traffic rarely gets, is sampled 1 in this many instead (below the top step), so an
+        honest history's analysed requests do not outweigh a switch. Default - 4.
     settled_text_factor
         The text of an account already at the top alert step is sampled this many times
         less often (1 in ``text_every * settled_text_factor``). Default - 4.
@@ -141,6 +145,7 @@ class EngineConfig:
     text_full: int = 8
     text_quick: int = 4
     text_every: int = 32
+    maxed_text_every: int = 4
     settled_text_factor: int = 4
     max_future_skew_ms: int = 600_000
     intent_hit: float = 0.5

@@ -184,21 +184,22 @@ class AccountEngine:
     def _wants_text(self, st: AccountState, request_id: str, output_tokens: int) -> bool:
         """Analyse this request's text? An account's first ``text_full`` requests (its first
         ``text_quick`` only, while they show nothing: see :meth:`AccountState.text_clean`),
-        then a keyed-hash sample of 1 in ``text_every`` (unpredictable to the sender); always
-        a request whose output (tokens) is maxed out, and every request while the account's
-        outputs shift (:meth:`AccountState.output_shift`)."""
+        then a keyed-hash sample of 1 in ``text_every`` (unpredictable to the sender), of 1 in
+        ``maxed_text_every`` for a request whose output (tokens) is maxed out, and every
+        request while the account's outputs shift (:meth:`AccountState.output_shift`)."""
         cfg = self.config
         nt = st.n_txt
         if nt < cfg.text_full and (nt < cfg.text_quick or not st.text_clean()) or cfg.text_every <= 1:
             return True
-        # an honest history must not hide a switch: a request with a maxed-out output (what
-        # harvesting asks for, rare in honest traffic), and every request while the account's
-        # outputs shift, are read (until the top step, which raises no further alert)
-        if st.step < cfg.top_step and (output_tokens >= XLONG_OUTPUT_TOKENS or st.output_shift()):
+        # an honest history must not hide a switch: every request is read while the account's
+        # outputs shift, and maxed-out outputs (what harvesting asks for, rare in honest
+        # traffic) are sampled more often (below the top step, which raises no further alert)
+        if st.step < cfg.top_step and st.output_shift():
             return True
         h = zlib.crc32(request_id.encode("utf-8", "surrogatepass"), self._salt)
-        # an account at the top step can raise no further alert: its text is sampled less
-        return h % (cfg.text_every * cfg.settled_text_factor if st.step >= cfg.top_step else cfg.text_every) == 0
+        if st.step >= cfg.top_step:  # its text is sampled less
+            return h % (cfg.text_every * cfg.settled_text_factor) == 0
+        return h % (cfg.maxed_text_every if output_tokens >= XLONG_OUTPUT_TOKENS else cfg.text_every) == 0
 
     def process(self, event: RequestEvent) -> StepResult:
         """Fold one request in; returns alerts, actions and link updates (usually none)."""

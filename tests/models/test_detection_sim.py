@@ -1,7 +1,8 @@
 """A short simulated capture end to end: recall and false positives with margin.
 
 One simulated hour at scale 0.1 (a few thousand events, a few seconds). Over one hour most
-hydra members send one to three requests and low-and-slow accounts one or two, so the
+hydra members send one to three requests, low-and-slow accounts one or two and turncoats
+harvest for 20-40 minutes, so the
 bounds here are lower than the project targets (measured on hours of traffic with
 ``distillguard evaluate``); they catch a detector that stops seeing whole campaigns or
 starts flagging honest users.
@@ -44,7 +45,9 @@ def test_most_attack_accounts_and_every_campaign_kind_are_caught(outcome: tuple)
     attack = [a for a, (lab, _) in labels.items() if lab == "attack"]
     recall = sum(a in hit for a in attack) / len(attack)
     assert recall >= 0.6
-    for scenario in {s for lab, s in labels.values() if lab == "attack"} - {"low_and_slow"}:
+    # low-and-slow accounts send one or two requests in an hour; a turncoat harvests for the
+    # last 20-40 minutes of it, about the median time to catch one (tests/models/test_recent_view.py)
+    for scenario in {s for lab, s in labels.values() if lab == "attack"} - {"low_and_slow", "turncoat"}:
         members = [a for a, (lab, s) in labels.items() if s == scenario]
         assert any(a in hit for a in members), f"{scenario}: no account caught"
 
