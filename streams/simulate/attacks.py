@@ -448,19 +448,23 @@ def build_low_and_slow(ctx: SimContext) -> list[Draft]:
             t0 = sample_diurnal(rng, ctx.start_ms, ctx.end_ms, tz)
             for ts in session_times(rng, t0, rng.randint(2, 5), 180_000, 0.6):
                 if ts < ctx.end_ms:
-                    drafts.append(
-                        ctx.draft(
-                            rng,
-                            ts=ts,
-                            account=acct,
-                            model=rng.choice(("claude-opus-4", "claude-sonnet-4")),
-                            source=src,
-                            output_tokens=int(max_out * rng.uniform(0.9, 1.0)),
-                            reasoning_tokens=_lognorm(rng, 8000, 0.4, 32000),
-                            p429=0.01,
-                        )
-                    )
+                    drafts.append(_maxed_cot(ctx, rng, ts, acct, src, max_out, 0.9, 8000, 0.01))
     return drafts
+
+
+def _maxed_cot(ctx: SimContext, rng: random.Random, ts: int, acct: int, src: int, max_out: int,
+               fill: float, reasoning_median: float, p429: float) -> Draft:
+    """One CoT extraction request whose output fills ``fill``..1 of ``max_out`` tokens."""
+    return ctx.draft(
+        rng,
+        ts=ts,
+        account=acct,
+        model=rng.choice(("claude-opus-4", "claude-sonnet-4")),
+        source=src,
+        output_tokens=int(max_out * rng.uniform(fill, 1.0)),
+        reasoning_tokens=_lognorm(rng, reasoning_median, 0.4 if fill >= 0.9 else 0.5, 32000),
+        p429=p429,
+    )
 
 
 # --- turncoat ----------------------------------------------------------------------------------------
@@ -514,18 +518,7 @@ def build_turncoat(ctx: SimContext) -> list[Draft]:
         # the harvest, from the same network and key
         max_out = rng.choice((8192, 16384))
         for ts in poisson_times(rng, switch, ctx.end_ms, rng.uniform(30, 120)):
-            drafts.append(
-                ctx.draft(
-                    rng,
-                    ts=ts,
-                    account=acct,
-                    model=rng.choice(("claude-opus-4", "claude-sonnet-4")),
-                    source=cot,
-                    output_tokens=int(max_out * rng.uniform(0.85, 1.0)),
-                    reasoning_tokens=_lognorm(rng, 6000, 0.5, 32000),
-                    p429=0.02,
-                )
-            )
+            drafts.append(_maxed_cot(ctx, rng, ts, acct, cot, max_out, 0.85, 6000, 0.02))
     return drafts
 
 
