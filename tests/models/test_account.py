@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from types import SimpleNamespace as NS
 
+import orjson
 import pytest
 
 from models.account import AccountState
+from models.state import dumps, loads
 from tests.models.fixtures import HOUR, MIN, T0
 
 SIG = NS(template=7, simhash=1, intents=(0.0,) * 8)
@@ -111,3 +113,18 @@ def test_paraphrased_wrappers_count_as_one_template_and_payload_repeats_as_dupli
         st.update(ev(), T0 + 13 * MIN, 8, 16, False)
         st.update_text(text_signals(variants[0].format("same payload")), 0.5, 0.05, 16, 16)
     assert st.n_dup == 3
+
+
+def test_a_state_record_is_written_as_before_and_reads_back_the_same() -> None:
+    # a state with every kind of value: rings, top-k templates with 64-bit ids, floats, dicts
+    st = feed([T0 + i * 37_000 for i in range(40)])
+    st.tpl = {2**64 - 1: 3, 17: 1}
+    st.tsim = {2**64 - 1: 2**63 + 5, 17: 0}
+    st.links = {"pay:ab": ["pay:ab", T0, "pay"]}
+    st.reasons = [{"signal": "req_1h", "value": 0.5, "baseline": 1.25}]
+    rec = st.to_json()
+    # the bytes an earlier version (orjson) wrote for the same record: stored state stays readable
+    assert dumps(rec) == orjson.dumps(rec, option=orjson.OPT_NON_STR_KEYS)
+    back = AccountState.from_json(loads(dumps(rec)))
+    assert back.to_json() == rec and back.tpl == st.tpl and back.tsim == st.tsim
+    assert back.features(T0 + HOUR) == st.features(T0 + HOUR)
