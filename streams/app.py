@@ -39,10 +39,12 @@ from faust.types import TP
 from mode.services import WaitResults
 
 from models.policy import Policy
+from streams import rocksdb_options
 from streams.batching import take_batches
 from streams.cursors import CursorBatch, Gap, OffsetCursors, cursor_key, parse_cursor, splice
 from streams.gapfill import GapFiller
 from streams.heap import settle_heap
+from streams.malloc import MallocTrimmer
 from streams.metrics import Metrics
 from streams.runtime import BatchOutput, InputRecord, Runtime, kafka_partition
 from streams.security import aiokafka_security, faust_credentials
@@ -372,7 +374,10 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
         settings.app_id,
         broker=settings.broker_url(),
         broker_credentials=faust_credentials(settings),
-        store="rocksdb://",
+        # Faust's RocksDB store with the worker-wide memory bounds (streams/rocksdb_options.py);
+        # app-wide, not per table: a table's own store URL needs a path (an empty yarl URL is
+        # falsy and Faust falls back to this one).
+        store=f"{rocksdb_options.SCHEME}://",
         # One directory per app id: RocksDB offsets of another app (or an older run of a
         # renamed one) must never be mistaken for this app's changelog positions.
         datadir=str(datadir),
@@ -413,11 +418,23 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
     # key_type/value_type bytes make the table's *store* serialisers raw too (the schema alone
     # only covers the changelog): without them keys are stored JSON-quoted, and TableStore, which
     # reads the RocksDB partition databases directly, never finds its state again.
-    # Memory per partition database is bounded by the block cache and the memtables, whatever
-    # the number of keys; Faust's defaults (2 GiB cache, 3 x 64 MiB memtables) are per database.
+    # RocksDB memory is bounded per worker, whatever the number of keys and partitions: one
+    # block cache for every partition database, holding their index and filter blocks and
+    # charged with their memtables (streams/rocksdb_options.py; Faust's store builds a 2 GiB
+    # cache per database and keeps index and filter blocks outside it).
     rocksdb = {"driver": "rocksdict", "block_cache_size": settings.rocksdb_block_cache_bytes,
-               "write_buffer_size": settings.rocksdb_write_buffer_bytes, "max_write_buffer_number": 2}
+               "write_buffer_size": settings.rocksdb_write_buffer_bytes, "max_write_buffer_number": 2,
+               "memtable_budget_bytes": settings.rocksdb_memtable_budget_bytes,
+               "cache_index_and_filter_blocks": settings.rocksdb_cache_index_and_filter_blocks}
     table_opts = {"partitions": p, "schema": raw_schema, "key_type": bytes, "value_type": bytes}
+    # Most of what is left grows with churn, not with the state: glibc's free chunks (see
+    # streams/malloc.py), handed back periodically from a thread while the worker runs.
+    trimmer = MallocTrimmer(settings.malloc_trim_interval_s)
+
+    @app.task
+    async def start_trimmer() -> None:  # when the worker starts (not at build: tests, tools)
+        trimmer.start()
+
     # options are popped from by the store: each table gets its own dict
     account_table = app.Table("account-state", help="Per-account engine state (windows, signals, steps)",
                               options=dict(rocksdb), **table_opts)

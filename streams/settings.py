@@ -80,11 +80,25 @@ class Settings(BaseSettings):
         5_000, ge=100, description="decoded account/cluster states kept in memory per partition (LRU; "
         "~6 KB each): memory is bounded by this, not by the number of accounts, which live in RocksDB")
     rocksdb_block_cache_bytes: int = Field(
-        32 * 1024 * 1024, ge=1024 * 1024,
-        description="RocksDB block cache per table partition database (Faust's default: 2 GiB each)")
+        64 * 1024 * 1024, ge=1024 * 1024,
+        description="RocksDB block cache of the worker, shared by every table partition database; "
+        "holds data, index and filter blocks and is charged with the memtables (Faust's default: "
+        "2 GiB per database, index and filter blocks outside it)")
     rocksdb_write_buffer_bytes: int = Field(
         8 * 1024 * 1024, ge=1024 * 1024,
         description="RocksDB memtable size per table partition database, 2 of them (Faust's: 3 x 64 MiB)")
+    rocksdb_memtable_budget_bytes: int = Field(
+        32 * 1024 * 1024, ge=0,
+        description="total memtable memory of the worker's table databases (a write buffer manager "
+        "charged to the block cache: a database is flushed when the total passes it); 0: no "
+        "budget, each database up to 2 x rocksdb_write_buffer_bytes")
+    malloc_trim_interval_s: float = Field(
+        10.0, ge=0, description="seconds between malloc_trim(0) calls, in a thread of their own: "
+        "glibc keeps freed memory in its heaps (200-250 MiB in a loaded worker here) and hands "
+        "back only their tops. 0: never")
+    rocksdb_cache_index_and_filter_blocks: bool = Field(
+        True, description="keep SST index and filter blocks in the block cache (bounded) rather "
+        "than in each open file's table reader (grows with the data)")
     commit_interval_ms: int = Field(1000, ge=100)
     consumer_max_fetch_bytes: int = Field(
         8 * 1024 * 1024, ge=65_536, description="bytes fetched per partition per request (Faust's "
