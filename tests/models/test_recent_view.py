@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 
@@ -33,6 +35,19 @@ def _after(history: list, events: list) -> list:
     return [dataclasses.replace(e, account_id="acct-x", request_id=f"late-{i}", ts=e.ts + shift,
                                 account_created_ts=CREATED, account_tier="pro", client_ip="203.0.113.7",
                                 asn=64500) for i, e in enumerate(events)]
+
+
+def _math_items(n: int, seed: int, fields: Callable[[int, random.Random], dict[str, Any]]) -> list:
+    """``n`` math questions in explicit "show your reasoning" wrappers; ``fields(i, rng)``
+    gives each one's ``ts`` and token counts."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        q = rng.choice(QUESTIONS).format(a=rng.randint(2, 999), b=rng.randint(2, 999))
+        prompt = rng.choice(COT_WRAPPERS).format(q=q)
+        kw = fields(i, rng)
+        out.append(event("acct-x", kw.pop("ts"), i, prompt=prompt, **kw))
+    return out
 
 
 def _run(history: list, later: list) -> tuple[Engine, list[tuple[int, dict]]]:
@@ -82,12 +97,8 @@ def test_an_established_account_moving_to_a_reasoning_model_with_ordinary_prompt
 def test_an_established_account_asking_for_step_by_step_answers_with_short_outputs_stays_quiet() -> None:
     # a tutor app's account: explicit "show your reasoning" phrasing, ordinary answer lengths
     history = _history()
-    rng = random.Random(9)
-    later = []
-    for i in range(300):
-        q = rng.choice(QUESTIONS).format(a=rng.randint(2, 999), b=rng.randint(2, 999))
-        later.append(event("acct-x", T0 + i * 3 * MIN + rng.randint(0, 60_000), i,
-                           prompt=rng.choice(COT_WRAPPERS).format(q=q), output_tokens=rng.randint(150, 600)))
+    later = _math_items(300, 9, lambda i, rng: {"ts": T0 + i * 3 * MIN + rng.randint(0, 60_000),
+                                                "output_tokens": rng.randint(150, 600)})
     _, alerts = _run(history, _after(history, later))
     assert alerts == []
 
@@ -129,12 +140,8 @@ def test_a_benchmark_burst_with_reasoning_switched_on_stays_quiet() -> None:
     # a researcher's account: a burst of math items with reasoning off, then a burst of the
     # same items at 150 requests an hour with reasoning on and ordinary answer lengths
     history = _history()
-    rng = random.Random(11)
-    later = []
-    for i in range(400):
-        q = rng.choice(QUESTIONS).format(a=rng.randint(2, 999), b=rng.randint(2, 999))
-        later.append(event("acct-x", T0 + i * 24_000, i, prompt=rng.choice(COT_WRAPPERS).format(q=q),
-                           output_tokens=min(8000, int(rng.lognormvariate(6.1, 0.7))),
-                           reasoning_tokens=int(rng.lognormvariate(7.3, 0.8)) if i >= 200 else None))
+    later = _math_items(400, 11, lambda i, rng: {
+        "ts": T0 + i * 24_000, "output_tokens": min(8000, int(rng.lognormvariate(6.1, 0.7))),
+        "reasoning_tokens": int(rng.lognormvariate(7.3, 0.8)) if i >= 200 else None})
     _, alerts = _run(history, _after(history, later))
     assert alerts == []
