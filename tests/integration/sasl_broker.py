@@ -231,7 +231,11 @@ def _start_once(base: Path, libs: Path, timeout_s: float) -> SaslBroker:
     props.write_text(_properties(data_dir, port, cport))
     (base / "log4j2.properties").write_text(LOG4J2)
     log_path = base / "kafka.log"
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    # an id starting with "-" is read by the storage tool's argument parser as an option (1 in
+    # 64 here: this failed a CI run); Kafka's own Uuid.randomUuid never hands those out
+    cluster_id = "-"
+    while cluster_id.startswith("-"):
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     scram = [arg for user, pw in SCRAM_USERS.items()
              for arg in ("--add-scram", f"SCRAM-SHA-256=[name={user},password={pw}]")]
     with log_path.open("ab") as log:
