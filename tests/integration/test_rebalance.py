@@ -33,8 +33,10 @@ def test_worker_joining_then_leaving_under_load_loses_no_state(deployment_factor
 
     first = dep.start(index=0)
     first.wait_ready()
+    # 40 s of traffic: the second worker's start, join and first alerts take 10-20 s on a
+    # loaded 2-core host (24 s once ended the traffic before it could leave)
     producer = threading.Thread(target=produce_paced, args=(dep.bootstrap, dep.topics["requests"],
-                                                            list(encode(events)), 24.0))
+                                                            list(encode(events)), 40.0))
     producer.start()
     # Join once the first worker is visibly mid-stream.
     seen = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=60, until=lambda got: len(got) >= 10)
