@@ -20,7 +20,7 @@ import logging
 import threading
 from typing import Any
 
-__all__ = ["MallocTrimmer", "trim"]
+__all__ = ["TRIM_AVAILABLE", "MallocTrimmer", "trim"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ def _libc() -> Any | None:
 
 
 _LIBC = _libc()
+#: Whether this process's C library has ``malloc_trim`` (glibc); elsewhere trimming is a no-op.
+TRIM_AVAILABLE = _LIBC is not None
 
 
 def trim() -> bool:
