@@ -16,10 +16,14 @@ A cluster alert needs ``min_cluster_members`` harvesting members and their share
 active members (``cluster_member_share``), then further independent evidence: link strength,
 synchronised timing (members active in the same minutes), low dispersion of member rates
 (load balancing), aggregate volume far above one account's, young accounts, the members'
-mean suspicion. Only a shared payment fingerprint (one payer) names every active member,
-and there the members' pooled counts are judged too (hydra members are each too light);
-every other kind names only the harvesting members, so an honest user behind the same NAT,
-SDK or copied template is never named. A key with more than ``broad_members`` distinct
+mean suspicion. Only a shared payment fingerprint (one payer behind accounts of several
+organisations) names members that do not harvest on their own, and there the members' pooled
+counts are judged too (hydra members are each too light): it names every active member but
+those that cleared themselves (enough honest traffic of their own). Accounts of one declared
+organisation count as one payer (a team's accounts on the company card), so a payment key
+held by one organisation is judged as a shared network is. Every other kind names only the
+harvesting members, so an honest user behind the same NAT, SDK or copied template is never
+named. A key with more than ``broad_members`` distinct
 members is *broad*: it alerts only if nearly every active member harvests. Allowlisted
 accounts take no part. Members per key are capped (least recently seen evicted); a cluster
 that alerted alerts again (next step) when members it has not named yet join.
@@ -41,6 +45,8 @@ __all__ = ["ClusterEngine", "LINK_WEIGHT"]
 
 #: How much a shared key of this kind says by itself (evidence units).
 LINK_WEIGHT = {"pay": 1.0, "tpl": 0.8, "asnua": 0.3, "ip24": 0.2}
+#: A payment key held by one organisation: its accounts sharing the company card is expected.
+ORG_PAY_WEIGHT = 0.3
 
 # member summary list layout (compact JSON): see AccountEngine._summary. The account engine
 # sends the fields before S_ALERTED, then the pooled counts (requests with analysed text,
@@ -49,6 +55,9 @@ LINK_WEIGHT = {"pay": 1.0, "tpl": 0.8, "asnua": 0.3, "ip24": 0.2}
 S_N, S_R1H, S_EXT, S_CAMP, S_SUSP, S_AGE, S_MASK, S_MIN, S_LAST, S_ALERTED = range(10)
 P_TXT, P_INT, P_REASON, P_LONG, P_XLONG, P_OUTR = range(10, 16)
 _N_POOLED = 6
+#: The member's organisation token (``""``: none declared), after the pooled counts. Members
+#: stored before it existed have no such field and count as organisations of their own.
+S_ORG = 16
 _MASK60 = (1 << 60) - 1
 #: Harvesting members (most recently updated) whose minute masks enter the synchrony measure:
 #: enough to see load balancing, bounded cost on keys with hundreds of members.
@@ -119,7 +128,8 @@ class ClusterEngine:
         prev = members.get(acct)
         head = (list(summ[:S_ALERTED]) + [0] * S_ALERTED)[:S_ALERTED]
         pooled = (list(summ[S_ALERTED:S_ALERTED + _N_POOLED]) + [0] * _N_POOLED)[:_N_POOLED]
-        entry = head + [prev[S_ALERTED] if prev else 0] + pooled
+        org = summ[S_ALERTED + _N_POOLED] if len(summ) > S_ALERTED + _N_POOLED else ""
+        entry = head + [prev[S_ALERTED] if prev else 0] + pooled + [str(org or "")]
         entry[S_LAST] = ts
         new_member = prev is None
         if new_member:
@@ -146,6 +156,11 @@ class ClusterEngine:
         """1 when a member harvests on its own evidence (see :meth:`_evaluate`), else 0."""
         cfg = self.config
         return int(float(m[S_SUSP]) >= cfg.member_suspicion and int(m[S_N]) >= cfg.member_min_requests)
+
+    def _cleared(self, m: list[Any]) -> bool:
+        """A member whose own traffic is enough to judge and is not harvesting-like."""
+        cfg = self.config
+        return int(m[S_N]) >= cfg.member_clear_requests and float(m[S_SUSP]) < cfg.member_suspicion
 
     def cluster_view(self, cluster_id: str) -> dict[str, Any] | None:
         """Current state of a cluster (``cluster_id`` = link key, with or without ``cluster:``)."""
@@ -195,8 +210,11 @@ class ClusterEngine:
         harvest = [(a, m) for a, m in active
                    if float(m[S_SUSP]) >= cfg.member_suspicion and int(m[S_N]) >= cfg.member_min_requests]
         broad = st.seen > cfg.broad_members
+        # one payer behind accounts of several organisations (a member without an organisation
+        # is one of its own); a payment key held by one organisation is judged as a network is
+        payer = st.kind == "pay" and _payers(active) >= cfg.min_pay_members
         pooled = 0.0
-        if st.kind == "pay" and not broad and len(harvest) < n_act:
+        if payer and not broad and len(harvest) < n_act:
             # one payer: judge the members' traffic pooled (hydra: every member too light to
             # judge alone, the whole clearly harvesting). Never for shared networks.
             pooled = _pooled_suspicion(active)
@@ -205,7 +223,7 @@ class ClusterEngine:
         share = len(harvest) / n_act
         core = _ramp(share, cfg.cluster_member_share - 0.2, cfg.cluster_member_share + 0.15)
         min_h = cfg.min_cluster_members
-        if st.kind == "pay" and not broad:
+        if payer and not broad:
             # one payer behind several accounts: two or three harvesting members are enough,
             # whatever the others do (hydra operators mix in ordinary traffic)
             min_h = cfg.min_pay_members
@@ -242,8 +260,10 @@ class ClusterEngine:
         young = sum(1 for _, m in harvest if float(m[S_AGE]) < 14) / nh
         alerted = sum(1 for _, m in harvest if m[S_ALERTED]) / nh
         susp_mean = sum(float(m[S_SUSP]) for _, m in harvest) / nh
+        weight = LINK_WEIGHT.get(st.kind, 0.2) if payer or st.kind != "pay" else ORG_PAY_WEIGHT
+        what = f"shared {st.kind} key" + ("" if payer or st.kind != "pay" else " (one organisation)")
         fam = [
-            ("link_kind", LINK_WEIGHT.get(st.kind, 0.2), LINK_WEIGHT.get(st.kind, 0.2), 0.0, f"shared {st.kind} key"),
+            ("link_kind", weight, weight, 0.0, what),
             ("synchronised_minutes", _ramp(sync, 0.3, 0.7), sync, 0.1, "mean co-activity of members per minute (last hour)"),
             ("member_rate_cv", _ramp(0.8 - cv_r, 0.0, 0.5) * _ramp(nh, 3, 6), cv_r, 1.0, "dispersion of member request rates (load balancing)"),
             ("aggregate_req_1h", _ramp(agg, 60.0, 240.0), agg, 20.0, "sum of member requests in the last hour"),
@@ -262,8 +282,8 @@ class ClusterEngine:
             if m[S_CAMP]:
                 camps[m[S_CAMP]] = camps.get(m[S_CAMP], 0) + 1
         dom, dom_n = max(camps.items(), key=lambda kv: (kv[1], kv[0])) if camps else ("hydra_cluster", 0)
-        if st.kind == "pay":
-            campaign = "hydra_cluster"  # several accounts, one payer
+        if payer:
+            campaign = "hydra_cluster"  # accounts of several organisations, one payer
         elif share < 0.8:
             campaign = "reseller_mixing"  # one network carrying ordinary and harvesting traffic
         elif dom_n >= 0.7 * nh and dom != "anomalous_usage" and nh < 10:
@@ -272,10 +292,16 @@ class ClusterEngine:
             campaign = "hydra_cluster"
         thresholds = (cfg.alert_threshold, *cfg.step_thresholds)
         target = sum(1 for t in thresholds if score >= t)
-        # named accounts: a shared payment fingerprint names every active member (one payer);
-        # every other kind names only the members that harvest on their own evidence, so an
-        # honest user behind the same NAT, SDK or copied template is never named
-        named = [a for a, _ in (active if st.kind == "pay" else harvest)]
+        # named accounts: one payer behind several organisations names every active member but
+        # those that cleared themselves (enough requests of their own, none harvesting-like:
+        # an honest customer of a reseller paying for everyone); every other key names only
+        # the members that harvest on their own evidence, so an honest user behind the same
+        # NAT, SDK, copied template or company card is never named
+        if payer:
+            own = {a for a, _ in harvest}
+            named = [a for a, m in active if a in own or not self._cleared(m)]
+        else:
+            named = [a for a, _ in harvest]
         # members join over time (hydra accounts are short-lived): once the cluster has
         # alerted, members it has not named yet escalate it again, in batches of >= 10 %
         members = st.members
@@ -308,6 +334,20 @@ class ClusterEngine:
         for act in actions:
             st.in_force[act["action"]] = ts + act["ttl_s"] * 1000
         return StepResult(alerts=[alert], actions=actions)
+
+
+def _payers(members: list[tuple[str, list[Any]]]) -> int:
+    """Distinct payers among ``members``: one per declared organisation, one per member
+    without one (and per member stored before organisations were sent)."""
+    orgs = set()
+    alone = 0
+    for _, m in members:
+        org = m[S_ORG] if len(m) > S_ORG else ""
+        if org:
+            orgs.add(org)
+        else:
+            alone += 1
+    return len(orgs) + alone
 
 
 def _pooled_suspicion(members: list[tuple[str, list[Any]]]) -> float:

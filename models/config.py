@@ -130,6 +130,15 @@ class EngineConfig:
         A payment-linked (one payer) cluster needs only this many harvesting members, or its
         members' pooled traffic (at least ``pooled_min_requests`` requests) must be
         harvesting-like: hydra members are each too light to judge. Defaults - 2, 8.
+        Accounts of one declared organisation (``org_id``) count as one payer: a team's
+        developer and CI accounts on the company card are not several accounts behind one
+        payer. A payment key whose active members are all one organisation is judged as a
+        shared network is (harvesting members only, named alone).
+    member_clear_requests
+        On a payment key, a member with at least this many requests of its own whose own
+        suspicion stays under ``member_suspicion`` has cleared itself: the cluster never
+        names it (an honest customer behind a reseller's card). Lighter members are judged
+        with the payer's pooled traffic. Default - 20.
     model_new_ms / model_warmup_ms
         A model is *new* for this long after it is first seen, provided it was first seen
         at least ``model_warmup_ms`` after the partition's first event. Defaults - 24 h, 1 h.
@@ -178,6 +187,7 @@ class EngineConfig:
     member_min_requests: int = 3
     min_pay_members: int = 2
     pooled_min_requests: int = 8
+    member_clear_requests: int = 20
     # partition globals
     max_tracked_models: int = 256
     model_new_ms: int = 86_400_000

@@ -330,6 +330,8 @@ class AccountEngine:
                 due = ts + refresh
             if summary is None:
                 summary = self._summary(st, ts)
+                # the organisation, pseudonymous: accounts of one organisation are one payer
+                summary.append(_hkey("org", ev.org_id) if ev.org_id else "")
             res.links.append({"link_key": ent[0], "kind": kind, "account_id": acct, "ts": ts, "summary": summary})
             self.stats["links"] += 1
         st.link_memo = (raw, due, refresh)
@@ -353,7 +355,7 @@ class AccountEngine:
         susp = -1.0 if st.allow else st.susp
         created = st.created
         age_d = (ts - created) / 86_400_000 if created is not None and created <= ts else 365.0
-        # layout: models.cluster S_* indexes
+        # layout: models.cluster S_* indexes (``_links`` appends the organisation token)
         return [st.n, float(sum(st.m_cnt)) if ts // 60_000 - st.m_idx < 60 else 0.0,
                 round(st.n_extract / (st.n_txt or 1), 4), st.campaign, susp, round(age_d, 3),
                 st.minute_mask(ts), ts // 60_000, ts,

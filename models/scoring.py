@@ -22,7 +22,10 @@ A rule is clearer than a model here, so the account score is a small, documented
 * ``score = I * (0.3 + 0.7 * min(1, E / 2))``, damped x0.75 for long-lived team/enterprise
   accounts. An account alert needs ``min_evidence`` families firing (>= 0.5, anomaly not
   counted) with output maximisation; without it, two more, explicit extraction phrasing and
-  an account younger than ``old_account_days`` - never one signal.
+  an account younger than ``old_account_days`` - never one signal. An established account
+  (``old_account_days`` or older) on a capability campaign (coding, tools, images) does not
+  count volume, 24/7 activity, regular timing or template repetition: its CI bots and
+  pipelines show them by design.
 * A *sparse* account (low-and-slow: a handful of requests) may alert only on explicit
   extraction phrasing plus maxed-out outputs on most requests (``Assessment.sparse_ok``).
 
@@ -55,6 +58,12 @@ CAMPAIGN_INTENTS: dict[str, tuple[str, ...]] = {
 _CAMPAIGN_NAMES = tuple(CAMPAIGN_INTENTS.items())
 
 _TRUSTED_TIERS = frozenset({"team", "enterprise"})
+
+#: Campaigns of capability intents (everyday developer and document work, unlike explicit
+#: extraction phrasing): on an established account they need evidence beyond TOOLING_FAMILIES.
+CAPABILITY_CAMPAIGNS = frozenset({"agentic_coding_harvest", "vision_harvest"})
+#: Evidence families that honest automation shows by design (CI bots, batch pipelines).
+TOOLING_FAMILIES = frozenset({"req_1h", "active_frac", "cv_gap", "top_template_share"})
 
 #: Campaigns also judged on their last ~20 requests (:func:`recent_view`).
 RECENT_CAMPAIGNS = ("reasoning_extraction", "reward_model_grading", "policy_safe_rewriting")
@@ -344,6 +353,13 @@ def _assess(f: dict[str, float], tier: str | None, anomaly: float | Callable[[],
     # eval pipelines, benchmark runs and developer tooling look like by design.
     established = age >= old_account_days
     need = 0 if om >= 0.5 else (2 if campaign in SPARSE_CAMPAIGNS and not established else 99)
+    if established and campaign in CAPABILITY_CAMPAIGNS and need == 0:
+        # an established account doing capability work (coding, tools, images): volume, 24/7
+        # activity, regular timing and a repeated template are what its CI bots and pipelines
+        # look like by design, and long outputs are what code is. Those families do not count
+        # for it: it needs evidence they never show (a pivot to a new model, many networks,
+        # an analyst verdict) besides its outputs
+        need = sum(1 for fm in fam if fm[0] in TOOLING_FAMILIES and fm[1] >= 0.5)
     sparse_ok = (campaign in SPARSE_CAMPAIGNS and intent >= 0.5 and om >= 0.9
                  and f["xlong_output_share"] >= 0.5)
     # how harvesting-like the account is on its own, whatever the campaign mix (hydra members
