@@ -45,6 +45,9 @@ __all__ = ["ClusterEngine", "LINK_WEIGHT"]
 
 #: How much a shared key of this kind says by itself (evidence units).
 LINK_WEIGHT = {"pay": 1.0, "tpl": 0.8, "asnua": 0.3, "ip24": 0.2}
+#: A member with at least this share of explicit extraction phrasing never clears itself (the
+#: ramp of explicit extraction intents starts there, models.scoring).
+CLEAR_EXTRACT_SHARE = 0.15
 #: A payment key held by one organisation: its accounts sharing the company card is expected.
 ORG_PAY_WEIGHT = 0.3
 
@@ -158,9 +161,12 @@ class ClusterEngine:
         return int(float(m[S_SUSP]) >= cfg.member_suspicion and int(m[S_N]) >= cfg.member_min_requests)
 
     def _cleared(self, m: list[Any]) -> bool:
-        """A member whose own traffic is enough to judge and is not harvesting-like."""
+        """A member whose own traffic is enough to judge and is not harvesting-like: under the
+        suspicion bar and nearly no explicit extraction phrasing (a grader's outputs are short,
+        so its suspicion alone would clear it)."""
         cfg = self.config
-        return int(m[S_N]) >= cfg.member_clear_requests and float(m[S_SUSP]) < cfg.member_suspicion
+        return (int(m[S_N]) >= cfg.member_clear_requests and float(m[S_SUSP]) < cfg.member_suspicion
+                and float(m[S_EXT]) < CLEAR_EXTRACT_SHARE)
 
     def cluster_view(self, cluster_id: str) -> dict[str, Any] | None:
         """Current state of a cluster (``cluster_id`` = link key, with or without ``cluster:``)."""
@@ -209,6 +215,7 @@ class ClusterEngine:
         # (and has sent at least ``member_min_requests``: one request is not a behaviour)
         harvest = [(a, m) for a, m in active
                    if float(m[S_SUSP]) >= cfg.member_suspicion and int(m[S_N]) >= cfg.member_min_requests]
+        own = {a for a, _ in harvest}  # harvesting on their own evidence (before any pooling)
         broad = st.seen > cfg.broad_members
         # one payer behind accounts of several organisations (a member without an organisation
         # is one of its own); a payment key held by one organisation is judged as a network is
@@ -298,7 +305,6 @@ class ClusterEngine:
         # the members that harvest on their own evidence, so an honest user behind the same
         # NAT, SDK, copied template or company card is never named
         if payer:
-            own = {a for a, _ in harvest}
             named = [a for a, m in active if a in own or not self._cleared(m)]
         else:
             named = [a for a, _ in harvest]

@@ -136,7 +136,8 @@ class EngineConfig:
         shared network is (harvesting members only, named alone).
     member_clear_requests
         On a payment key, a member with at least this many requests of its own whose own
-        suspicion stays under ``member_suspicion`` has cleared itself: the cluster never
+        suspicion stays under ``member_suspicion``, with almost no explicit extraction
+        phrasing (under 15 % of its analysed requests), has cleared itself: the cluster never
         names it (an honest customer behind a reseller's card). Lighter members are judged
         with the payer's pooled traffic. Default - 20.
     model_new_ms / model_warmup_ms
