@@ -22,7 +22,10 @@ import random
 import sys
 import time
 
-CORPUS_DIR = os.environ.get("HOLDOUT_CORPUS", "/work/shared/corpus")
+# the shared corpus beside the checkout (``<parent>/shared/corpus``), unless HOLDOUT_CORPUS says
+CORPUS_DIR = os.environ.get("HOLDOUT_CORPUS") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
+    "shared", "corpus")
 HOUR = 3_600_000
 MIN = 60_000
 DAY = 24 * HOUR
