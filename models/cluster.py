@@ -267,8 +267,9 @@ class ClusterEngine:
         young = sum(1 for _, m in harvest if float(m[S_AGE]) < 14) / nh
         alerted = sum(1 for _, m in harvest if m[S_ALERTED]) / nh
         susp_mean = sum(float(m[S_SUSP]) for _, m in harvest) / nh
-        weight = LINK_WEIGHT.get(st.kind, 0.2) if payer or st.kind != "pay" else ORG_PAY_WEIGHT
-        what = f"shared {st.kind} key" + ("" if payer or st.kind != "pay" else " (one organisation)")
+        one_org = st.kind == "pay" and not payer
+        weight = ORG_PAY_WEIGHT if one_org else LINK_WEIGHT.get(st.kind, 0.2)
+        what = f"shared {st.kind} key" + (" (one organisation)" if one_org else "")
         fam = [
             ("link_kind", weight, weight, 0.0, what),
             ("synchronised_minutes", _ramp(sync, 0.3, 0.7), sync, 0.1, "mean co-activity of members per minute (last hour)"),
