@@ -24,7 +24,7 @@ from models.errors import InvalidEvent
 from models.event import decode_event
 from models.volume import VolumeWindow
 from streams.runtime import InputRecord, Runtime, kafka_partition
-from tests.integration.workers import Deployment, consume, encode, event, produce
+from tests.integration.workers import Deployment, consume, encode, event, events_total, produce
 
 pytestmark = pytest.mark.broker
 
@@ -100,15 +100,6 @@ def assert_duplicates_identical(alerts: list[dict[str, Any]]) -> None:
         assert by_id.setdefault(a["alert_id"], body) == body, (by_id[a["alert_id"]], body)
 
 
-def events_total(worker: Any) -> float:
-    """The worker's ``distillguard_events_total`` counter (records consumed from llm-requests)."""
-    _, text = worker.get("/metrics")
-    for line in text.splitlines():
-        if line.startswith("distillguard_events_total "):
-            return float(line.split()[1])
-    raise AssertionError("no distillguard_events_total in /metrics")
-
-
 def fast_group(**env: str) -> dict[str, str]:
     """Worker settings of these tests: a low volume threshold, static group membership.
 
@@ -132,7 +123,8 @@ def test_sigkill_mid_stream_then_restart_gives_the_uninterrupted_alerts(deployme
                                                             list(encode(events)), 12.0))
     producer.start()
     # Kill once the worker is visibly mid-stream: some alerts out, most still to come.
-    seen = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=30, until=lambda got: len(got) >= 10)
+    seen = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=30,
+                   until=lambda got: len(got) >= 10)
     assert 10 <= len(seen) < len(expected)
     before_kill = events_total(worker)
     worker.kill()
@@ -142,7 +134,7 @@ def test_sigkill_mid_stream_then_restart_gives_the_uninterrupted_alerts(deployme
     restarted.wait_ready(timeout_s=120)
     producer.join(timeout=60)
 
-    alerts = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=90, idle_s=6,
+    alerts = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=90,
                      until=lambda got: {a["alert_id"] for a in got} >= ref_alerts)
     ids = {a["alert_id"] for a in alerts}
     assert ids == ref_alerts, (f"missing {len(ref_alerts - ids)}, unexpected {len(ids - ref_alerts)}")
@@ -242,7 +234,7 @@ def test_bad_event_mixture_is_dead_lettered_and_the_partitions_keep_flowing(depl
     mixed += list(encode(good))[len(records) - 60:]
     produce(dep.bootstrap, dep.topics["requests"], mixed)
 
-    dead = consume(dep.bootstrap, dep.topics["deadletter"], timeout_s=60, idle_s=5,
+    dead = consume(dep.bootstrap, dep.topics["deadletter"], timeout_s=60,
                    until=lambda got: len(got) >= len(bad))
     by_hash = {hashlib.sha256(raw).hexdigest(): raw for raw in bad}
     missing = set(by_hash) - {d["original_sha256"] for d in dead}
@@ -257,7 +249,7 @@ def test_bad_event_mixture_is_dead_lettered_and_the_partitions_keep_flowing(depl
         assert d["topic"] == dep.topics["requests"] and d["offset"] >= 0
     assert {d["partition"] for d in dead} == set(range(dep.partitions))
     expected = expected_volume_alerts(good)
-    alerts = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=60, idle_s=5,
+    alerts = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=60,
                      until=lambda got: {a["alert_id"] for a in got} >= set(expected))
     got = {a["alert_id"]: (a["ts"], a["reasons"][0]["value"]) for a in alerts if a["alert_id"] in expected}
     assert got == expected  # every good event after the bad ones was processed, in order

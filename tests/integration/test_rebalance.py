@@ -15,12 +15,11 @@ import pytest
 from tests.integration.test_faults import (
     THRESHOLD,
     assert_duplicates_identical,
-    events_total,
     expected_volume_alerts,
     produce_paced,
     workload,
 )
-from tests.integration.workers import Deployment, consume, encode, produce
+from tests.integration.workers import Deployment, consume, encode, events_total, produce
 
 pytestmark = pytest.mark.broker
 
@@ -39,7 +38,8 @@ def test_worker_joining_then_leaving_under_load_loses_no_state(deployment_factor
                                                             list(encode(events)), 40.0))
     producer.start()
     # Join once the first worker is visibly mid-stream.
-    seen = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=60, until=lambda got: len(got) >= 10)
+    seen = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=60,
+                   until=lambda got: len(got) >= 10)
     assert len(seen) < len(expected)
     second = dep.start(index=1)
     second.wait_ready()
@@ -52,7 +52,7 @@ def test_worker_joining_then_leaving_under_load_loses_no_state(deployment_factor
     assert second.proc.returncode == 0, second.log()[-3000:]
     producer.join(timeout=120)
 
-    alerts = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=120, idle_s=15,
+    alerts = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=120,
                      until=lambda got: {a["alert_id"] for a in got} >= set(expected))
     assert first.proc.poll() is None, first.log()[-3000:]
     assert_duplicates_identical(alerts)
@@ -84,7 +84,7 @@ def test_worker_joining_a_backlog_loses_no_record(deployment_factory) -> None:
     second.wait_ready()
     assert events_total(first) < len(events), "the second worker must join mid-backlog"
 
-    alerts = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=240, idle_s=20,
+    alerts = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=240,
                      until=lambda got: {a["alert_id"] for a in got} >= set(expected))
     assert first.proc.poll() is None and second.proc.poll() is None
     assert_duplicates_identical(alerts)

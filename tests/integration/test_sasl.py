@@ -93,7 +93,7 @@ def test_worker_alerts_over_sasl(sasl_deployment: Callable[..., Deployment], mec
 
     produce(dep.bootstrap, dep.topics["requests"], list(encode(walking_skeleton(T0))), **sec)
 
-    alerts = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=60, idle_s=4, **sec,
+    alerts = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=60, **sec,
                      until=lambda got: any(a["campaign"] == "anomalous_usage" for a in got))
     assert_walking_skeleton_alert(alerts, T0)
 

@@ -29,7 +29,7 @@ def test_volume_window_alert_read_back_from_kafka(deployment_factory) -> None:
     worker.wait_ready()
     produce(dep.bootstrap, dep.topics["requests"], list(encode(walking_skeleton(T0))))
 
-    alerts = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=60, idle_s=4,
+    alerts = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=60,
                      until=lambda got: any(a["campaign"] == "anomalous_usage" for a in got))
     assert_walking_skeleton_alert(alerts, T0)
 

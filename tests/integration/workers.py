@@ -175,8 +175,14 @@ def consume(bootstrap: str, topic: str, *, until: Any = None, timeout_s: float =
             idle_s: float | None = None, **security: Any) -> list[dict[str, Any]]:
     """Read a topic from the beginning until ``until(records)`` is true, idle or timeout.
 
+    With ``until``, only that or the timeout ends the read: a pause in the stream (a worker
+    restoring its tables, a rebalance on a loaded machine) must not end a wait for records
+    that are still coming. ``idle_s`` (seconds without a new record) ends reads without
+    ``until``: draining a topic whose producers are done.
     ``security``: kafka-python client settings (``security_protocol``, ``sasl_*``).
     """
+    if until is not None and idle_s is not None:
+        raise ValueError("give until or idle_s, not both: an idle pause would end the wait early")
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
@@ -201,6 +207,32 @@ def consume(bootstrap: str, topic: str, *, until: Any = None, timeout_s: float =
         consumer.close()
 
 
+def events_total(worker: Worker) -> int:
+    """The worker's ``distillguard_events_total`` (records taken from llm-requests, replays
+    included); 0 while it does not answer (starting, restoring, or dead)."""
+    from streams.bench import parse_metrics
+
+    try:
+        status, body = worker.get("/metrics")
+    except (urllib.error.URLError, ConnectionError, OSError):
+        return 0
+    if status != 200 or not isinstance(body, str):
+        return 0
+    return int(parse_metrics(body).get("distillguard_events_total", 0))
+
+
+def wait_processed(workers: list[Worker], n: int, timeout_s: float = 120) -> None:
+    """Wait until ``workers`` together have processed at least ``n`` records.
+
+    The wait to use before draining an output topic: once the input is processed, what is
+    left to arrive is the producer's last flush, not a pause of unknown length.
+    """
+    deadline = time.monotonic() + timeout_s
+    while sum(events_total(w) for w in workers) < n:
+        assert time.monotonic() < deadline, f"processed {[events_total(w) for w in workers]} of {n}"
+        time.sleep(0.2)
+
+
 def event(account: str, ts: int, i: int, **fields: Any) -> dict[str, Any]:
     """A valid request event with sensible defaults."""
     base = {"request_id": f"{account}-{ts}-{i}", "ts": ts, "account_id": account,
@@ -216,14 +248,34 @@ def encode(events: list[dict[str, Any]]) -> Iterator[tuple[bytes, bytes]]:
         yield ev["account_id"].encode(), orjson.dumps(ev)
 
 
-#: worker log lines that say nothing about a failure (group joins retried every 100 ms)
+#: worker log lines repeated every 100 ms while a group join is retried
 LOG_NOISE = ("coordinator dead", "Discovered coordinator", "(Re-)joining group")
 
 
+def _collapse_noise(lines: list[str]) -> list[str]:
+    """Runs of join-retry lines become their first line and a count: kept, since when a
+    rebalance never completes they are the story, but not hundreds of them."""
+    out: list[str] = []
+    run = 0
+    for ln in lines:
+        if any(x in ln for x in LOG_NOISE):
+            run += 1
+            if run == 1:
+                out.append(ln)
+            continue
+        if run > 1:
+            out.append(f"    ... {run - 1} more join-retry lines")
+        run = 0
+        out.append(ln)
+    if run > 1:
+        out.append(f"    ... {run - 1} more join-retry lines")
+    return out
+
+
 def print_worker_logs(dep: Deployment, lines: int = 80) -> None:
-    """The end of each worker's log, without the join-retry noise: what CI shows on a failure."""
+    """The end of each worker's log, join-retry runs collapsed: what CI shows on a failure."""
     for n, worker in enumerate(dep.workers):
-        tail = [ln for ln in worker.log().splitlines() if not any(x in ln for x in LOG_NOISE)]
+        tail = _collapse_noise(worker.log().splitlines())
         print(f"\n----- {dep.base.name} worker {n} (exit {worker.proc.poll()}), last {lines} lines -----")
         print("\n".join(ln[:300] for ln in tail[-lines:]))
 
