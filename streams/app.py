@@ -44,6 +44,7 @@ from streams.batching import take_batches
 from streams.cursors import CursorBatch, Gap, OffsetCursors, cursor_key, parse_cursor, splice
 from streams.gapfill import GapFiller
 from streams.heap import settle_heap
+from streams.lag import EndOffsets, partition_lag
 from streams.malloc import MallocTrimmer
 from streams.metrics import Metrics
 from streams.runtime import BatchOutput, InputRecord, Runtime, kafka_partition
@@ -65,10 +66,12 @@ class Distillguard:
     runtime: Runtime
     metrics: Metrics
     gapfill: GapFiller  #: reads offsets the consumer acknowledged without delivering them
+    end_offsets: EndOffsets  #: the broker's log-end offsets, for the lag gauge
     tables: dict[str, Any] = field(default_factory=dict)
     topics: dict[str, Any] = field(default_factory=dict)
     broker_ok: bool = False
     last_offsets: dict[int, int] = field(default_factory=dict)
+    lag_partitions: set[int] = field(default_factory=set)  #: partitions the lag gauge has a value for
     events_since_snapshot: dict[int, int] = field(default_factory=dict)
     cursors: dict[str, OffsetCursors] = field(default_factory=dict)
     heap_settled: bool = False  #: long-lived objects frozen once the worker was first ready
@@ -434,6 +437,7 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
     @app.task
     async def start_trimmer() -> None:  # when the worker starts (not at build: tests, tools)
         trimmer.start()
+        _install_task_dump()
 
     # options are popped from by the store: each table gets its own dict
     account_table = app.Table("account-state", help="Per-account engine state (windows, signals, steps)",
@@ -445,13 +449,15 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
     runtime = Runtime(store_factory=lambda kind, part: TableStore(tables[kind], part), policy=_policy(settings),
                       cache_size=settings.cache_size, volume=settings.volume_window(),
                       model_key=settings.model_key.encode(), max_future_ms=settings.max_future_ms)
-    dg = Distillguard(settings, app, runtime, metrics, GapFiller(settings), tables=tables,
+    dg = Distillguard(settings, app, runtime, metrics, GapFiller(settings), EndOffsets(settings),
+                      tables=tables,
                       topics={"requests": requests_t, "links": links_t, "alerts": alerts_t,
                               "actions": actions_t, "deadletter": dead_t, "feedback": feedback_t})
 
     @app.on_before_shutdown.connect
     async def stop_gapfill(_app: Any, **_: Any) -> None:
         await dg.gapfill.stop()
+        await dg.end_offsets.close()
 
     async def send_outputs(out: BatchOutput) -> list[asyncio.Future[Any]]:
         """Send a batch's outputs straight through the producer (not ``topic.send``: Faust's
@@ -577,7 +583,7 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
             frozen = settle_heap(settings.gc_gen0_threshold)
             log.info("ready: %d long-lived objects frozen out of the garbage collector", frozen)
         metrics.ready.set(1 if ok else 0)
-        _update_lag(dg)
+        await _update_lag(dg)
         for kind, engines in (("account", runtime.accounts), ("cluster", runtime.clusters)):
             metrics.table_keys.labels(kind).set(sum(e.cached_keys() for e in engines.values()))
 
@@ -589,6 +595,41 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
 
     register_views(dg)
     return dg
+
+
+def _install_task_dump() -> None:
+    """``kill -USR1 <pid>`` logs the stack of every asyncio task of the worker: what a worker
+    that is alive but not processing is waiting on (py-spy shows only an idle event loop)."""
+    import signal
+
+    def dump() -> None:
+        tasks = asyncio.all_tasks()
+        log.warning("SIGUSR1: %d asyncio tasks", len(tasks))
+        for task in tasks:
+            log.warning("task %s: %s", task.get_name(), " -> ".join(_await_chain(task.get_coro())))
+
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread / platform
+        log.debug("no SIGUSR1 task dump", exc_info=True)
+
+
+def _await_chain(obj: Any, limit: int = 40) -> list[str]:
+    """``function (file:line)`` of a coroutine and of everything it awaits, outermost first
+    (``Task.get_stack`` gives one frame for a coroutine: not what it is waiting on)."""
+    out: list[str] = []
+    while obj is not None and len(out) < limit:
+        frame = getattr(obj, "cr_frame", None) or getattr(obj, "gi_frame", None) or getattr(obj, "ag_frame", None)
+        if frame is not None:
+            out.append(f"{frame.f_code.co_name} ({frame.f_code.co_filename.rsplit('/', 2)[-1]}:{frame.f_lineno})")
+        nxt = (getattr(obj, "cr_await", None) or getattr(obj, "gi_yieldfrom", None)
+               or getattr(obj, "ag_await", None))
+        if nxt is None and hasattr(obj, "_coro"):  # an awaitable wrapping a coroutine (_Resumed)
+            nxt = obj._coro
+        if nxt is None and not isinstance(obj, (asyncio.Future,)) and frame is None:
+            out.append(type(obj).__name__)
+        obj = nxt
+    return out or ["(no frames)"]
 
 
 async def _maybe_snapshot(dg: Distillguard, last: dict[int, Any], records: Sequence[InputRecord]) -> None:
@@ -664,17 +705,23 @@ def _broker_reachable(bootstrap: str, timeout_s: float = 1.5) -> bool:
     return False
 
 
-def _update_lag(dg: Distillguard) -> None:
+async def _update_lag(dg: Distillguard) -> None:
+    """Set ``distillguard_lag_events`` per assigned llm-requests partition (see streams/lag.py);
+    partitions no longer assigned lose their value rather than keep a stale one."""
     try:
         consumer = dg.app.consumer
-        for tp in consumer.assignment():
-            if tp.topic != dg.settings.requests_topic:
-                continue
-            high = consumer.highwater(tp)
-            if high is None:
-                continue
-            done = dg.last_offsets.get(tp.partition, -1) + 1
-            dg.metrics.lag.labels(str(tp.partition)).set(max(0, high - done))
+        tps = [tp for tp in consumer.assignment() if tp.topic == dg.settings.requests_topic]
+        ends = await dg.end_offsets.get((tp.topic, tp.partition) for tp in tps) if dg.broker_ok else {}
+        seen = set()
+        for tp in tps:
+            lag = partition_lag(ends.get((tp.topic, tp.partition)), consumer.highwater(tp),
+                                dg.last_offsets.get(tp.partition))
+            if lag is not None:
+                dg.metrics.lag.labels(str(tp.partition)).set(lag)
+                seen.add(tp.partition)
+        for gone in dg.lag_partitions - seen:
+            dg.metrics.lag.remove(str(gone))
+        dg.lag_partitions = seen
     except Exception:  # noqa: BLE001 - metrics must never break the worker
         log.debug("lag update failed", exc_info=True)
 

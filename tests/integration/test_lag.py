@@ -1,0 +1,76 @@
+"""The lag gauge counts every record waiting in llm-requests, while the backlog still grows.
+
+The consumer's fetched high-water mark stands still while a worker works through what it
+fetched (8 MiB per partition: tens of thousands of records; see streams/lag.py), so records
+produced meanwhile were missing from ``distillguard_lag_events``: an operator reading it
+during an overload saw ~0 with ~100,000 records waiting.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import pytest
+
+from streams.bench import parse_metrics
+from tests.integration.test_faults import workload
+from tests.integration.workers import Deployment, Worker, encode, produce, wait_processed
+
+pytestmark = pytest.mark.broker
+
+#: the gauge is refreshed every 2 s: what was acknowledged this long before a scrape is in it
+SETTLE_S = 4.0
+
+
+def _scrape(worker: Worker) -> tuple[float, float]:
+    """(lag summed over partitions, events processed) from one /metrics scrape."""
+    status, body = worker.get("/metrics")
+    assert status == 200
+    m = parse_metrics(body)
+    lag = sum(v for k, v in m.items() if k.startswith("distillguard_lag_events{"))
+    return lag, m.get("distillguard_events_total", 0.0)
+
+
+def _produce_counted(dep: Deployment, records: list[tuple[bytes, bytes]], acked: list[tuple[float, int]],
+                     chunk: int = 2_000) -> None:
+    """Produce in acknowledged chunks, appending (time acknowledged, records so far) to ``acked``."""
+    for i in range(0, len(records), chunk):
+        part = records[i:i + chunk]
+        produce(dep.bootstrap, dep.topics["requests"], part)
+        acked.append((time.monotonic(), (acked[-1][1] if acked else 0) + len(part)))
+
+
+def test_lag_gauge_sees_the_whole_backlog_while_it_grows(deployment_factory) -> None:
+    dep: Deployment = deployment_factory(partitions=2)
+    worker = dep.start()
+    worker.wait_ready()
+    # 30,000 records the worker fetches in one go, then 24,000 more while it works through them
+    records = list(encode(workload(accounts=2500, windows=1, per_window=12, prefix="lag-a")))
+    records += list(encode(workload(accounts=2000, windows=1, per_window=12, prefix="lag-b")))
+    acked: list[tuple[float, int]] = []
+    producer = threading.Thread(target=_produce_counted, args=(dep, records, acked))
+    producer.start()
+
+    samples: list[tuple[float, float, int]] = []  # (gauge, processed, acknowledged SETTLE_S before)
+    t0 = time.monotonic()
+    while producer.is_alive() or not samples or samples[-1][1] < len(records):
+        assert time.monotonic() - t0 < 240, samples[-5:]
+        lag, processed = _scrape(worker)
+        settled = time.monotonic() - SETTLE_S
+        produced = max((n for t, n in acked if t <= settled), default=0)
+        samples.append((lag, processed, produced))
+        time.sleep(0.5)
+    producer.join()
+    wait_processed([worker], len(records))
+
+    behind = [s for s in samples if s[2] - s[1] > 5_000]
+    assert len(behind) >= 3, f"the worker was never far behind: {samples[:10]}"
+    # the gauge was computed before the scrape's counter: it may count more than what is still
+    # waiting at the scrape, never less
+    under = [s for s in behind if s[0] < s[2] - s[1]]
+    assert not under, f"lag gauge below the waiting records (gauge, processed, produced): {under[:5]}"
+    lag, _ = _scrape(worker)
+    assert lag == 0, lag  # and back to 0 once everything is processed
+    print(f"\nlag: {len(samples)} scrapes, {len(behind)} with > 5,000 records waiting; "
+          f"peak gauge {max(s[0] for s in samples):,.0f}")
+
