@@ -45,6 +45,7 @@ from streams.cursors import CursorBatch, Gap, OffsetCursors, cursor_key, parse_c
 from streams.gapfill import GapFiller
 from streams.heap import settle_heap
 from streams.lag import EndOffsets, partition_lag
+from streams.stall import StallWatch
 from streams.malloc import MallocTrimmer
 from streams.metrics import Metrics
 from streams.runtime import BatchOutput, InputRecord, Runtime, kafka_partition
@@ -72,6 +73,9 @@ class Distillguard:
     broker_ok: bool = False
     last_offsets: dict[int, int] = field(default_factory=dict)
     lag_partitions: set[int] = field(default_factory=set)  #: partitions the lag gauge has a value for
+    streams: dict[str, Any] = field(default_factory=dict)  #: agent -> its Faust stream
+    batch_active: dict[str, bool] = field(default_factory=dict)  #: agent -> a batch is running
+    stalls: StallWatch = field(default_factory=StallWatch)
     events_since_snapshot: dict[int, int] = field(default_factory=dict)
     cursors: dict[str, OffsetCursors] = field(default_factory=dict)
     heap_settled: bool = False  #: long-lived objects frozen once the worker was first ready
@@ -437,7 +441,7 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
     @app.task
     async def start_trimmer() -> None:  # when the worker starts (not at build: tests, tools)
         trimmer.start()
-        _install_task_dump()
+        _install_task_dump(dg)
 
     # options are popped from by the store: each table gets its own dict
     account_table = app.Table("account-state", help="Per-account engine state (windows, signals, steps)",
@@ -506,51 +510,64 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
     async def run_batches(stream: Any, process: Any, table: Any, kind: str, agent: str) -> None:
         within = settings.batch_within_ms / 1000
         cursors = cursors_for(agent, table)
+        dg.streams[agent] = stream
         async for events in take_batches(stream, settings.batch_size, within,
                                          close_when_caught_up=settings.batch_when_caught_up,
                                          min_fill_s=settings.batch_min_fill_ms / 1000):
-            if agent == "requests":
-                _observe_queued(metrics, events)
-            records = [_record(e) for e in events]
-            gaps = cursors.gaps(records)
-            if gaps:
-                records = await _fill_gaps(dg, agent, records, gaps)
-            batch = cursors.filter(records)
-            _count_skipped(dg, agent, batch)
-            records = batch.records
-            out = process(records)
-            last = {e.message.partition: e for e in events}
-            t0 = time.perf_counter()
-            futs = await send_outputs(out)
-            t1 = time.perf_counter()
-            # While the outputs travel: encode the state (no side effect yet). The cursors after
-            # the state keys (same changelog partition): a cursor that reached the changelog
-            # means the state it covers did too.
-            state = (_prepare_state(table, _merge(runtime.pop_dirty(kind), cursors.pop_dirty()), last)
-                     if table is not None else None)
-            t2 = time.perf_counter()
+            dg.batch_active[agent] = True
             try:
-                await _delivered(futs)  # acknowledged before the state that counts them is written
-            except OutputsNotDelivered as exc:
-                # Neither state nor offsets of this batch may be kept: stop the worker, so that
-                # it (or the group) restarts from the last committed offsets.
-                await app.crash(exc)
-                return
-            t3 = time.perf_counter()
-            metrics.stage_latency.labels("emit").observe((t1 - t0) + (t3 - t2))
-            if state is not None:
-                await _write_prepared(state)
-                if kind == "account":
-                    await _maybe_snapshot(dg, last, records)
-                metrics.stage_latency.labels("state").observe(time.perf_counter() - t3 + (t2 - t1))
+                if not await process_batch(events, process, table, kind, agent, cursors):
+                    return  # the worker is stopping (outputs not delivered)
+            finally:
+                dg.batch_active[agent] = False
+
+    async def process_batch(events: list[Any], process: Any, table: Any, kind: str, agent: str,
+                            cursors: OffsetCursors) -> bool:
+        """One batch: gaps filled, replays skipped, processed, outputs delivered, then state
+        and cursors written. False when the outputs were not delivered (the app crashes)."""
+        if agent == "requests":
+            _observe_queued(metrics, events)
+        records = [_record(e) for e in events]
+        gaps = cursors.gaps(records)
+        if gaps:
+            records = await _fill_gaps(dg, agent, records, gaps)
+        batch = cursors.filter(records)
+        _count_skipped(dg, agent, batch)
+        records = batch.records
+        out = process(records)
+        last = {e.message.partition: e for e in events}
+        t0 = time.perf_counter()
+        futs = await send_outputs(out)
+        t1 = time.perf_counter()
+        # While the outputs travel: encode the state (no side effect yet). The cursors after
+        # the state keys (same changelog partition): a cursor that reached the changelog
+        # means the state it covers did too.
+        state = (_prepare_state(table, _merge(runtime.pop_dirty(kind), cursors.pop_dirty()), last)
+                 if table is not None else None)
+        t2 = time.perf_counter()
+        try:
+            await _delivered(futs)  # acknowledged before the state that counts them is written
+        except OutputsNotDelivered as exc:
+            # Neither state nor offsets of this batch may be kept: stop the worker, so that
+            # it (or the group) restarts from the last committed offsets.
+            await app.crash(exc)
+            return False
+        t3 = time.perf_counter()
+        metrics.stage_latency.labels("emit").observe((t1 - t0) + (t3 - t2))
+        if state is not None:
+            await _write_prepared(state)
             if kind == "account":
-                metrics.events.inc(out.events)
-                metrics.stage_latency.labels("decode").observe(out.decode_s)
-                metrics.stage_latency.labels("engine").observe(out.engine_s)
-                for partition, event in last.items():
-                    dg.last_offsets[partition] = event.message.offset
-            elif kind == "cluster":
-                metrics.link_updates.inc(out.events)
+                await _maybe_snapshot(dg, last, records)
+            metrics.stage_latency.labels("state").observe(time.perf_counter() - t3 + (t2 - t1))
+        if kind == "account":
+            metrics.events.inc(out.events)
+            metrics.stage_latency.labels("decode").observe(out.decode_s)
+            metrics.stage_latency.labels("engine").observe(out.engine_s)
+            for partition, event in last.items():
+                dg.last_offsets[partition] = event.message.offset
+        elif kind == "cluster":
+            metrics.link_updates.inc(out.events)
+        return True
 
     @app.agent(requests_t, name="score-requests")
     async def score_requests(stream: Any) -> None:
@@ -583,7 +600,9 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
             frozen = settle_heap(settings.gc_gen0_threshold)
             log.info("ready: %d long-lived objects frozen out of the garbage collector", frozen)
         metrics.ready.set(1 if ok else 0)
-        await _update_lag(dg)
+        ends = await _end_offsets(dg)
+        _update_lag(dg, ends)
+        await _unstall(dg, ends, ok)
         for kind, engines in (("account", runtime.accounts), ("cluster", runtime.clusters)):
             metrics.table_keys.labels(kind).set(sum(e.cached_keys() for e in engines.values()))
 
@@ -597,7 +616,7 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
     return dg
 
 
-def _install_task_dump() -> None:
+def _install_task_dump(dg: Distillguard) -> None:
     """``kill -USR1 <pid>`` logs the stack of every asyncio task of the worker: what a worker
     that is alive but not processing is waiting on (py-spy shows only an idle event loop)."""
     import signal
@@ -607,6 +626,24 @@ def _install_task_dump() -> None:
         log.warning("SIGUSR1: %d asyncio tasks", len(tasks))
         for task in tasks:
             log.warning("task %s: %s", task.get_name(), " -> ".join(_await_chain(task.get_coro())))
+        # Task chains stop at async generators (asend objects hide theirs): this project's own
+        # coroutines and generators, wherever they are suspended
+        import gc
+        import types
+
+        for obj in gc.get_objects():
+            if isinstance(obj, (types.CoroutineType, types.AsyncGeneratorType)):
+                code = getattr(obj, "cr_code", None) or getattr(obj, "ag_code", None)
+                if code is not None and "/streams/" in code.co_filename:
+                    log.warning("suspended %s: %s", code.co_name, " -> ".join(_await_chain(obj)))
+        try:
+            consumer = dg.app.consumer
+            log.warning("consumer: assigned %s; paused %s; flow suspended %s; flow control active %s",
+                        sorted(str(tp) for tp in consumer.assignment()),
+                        sorted(str(tp) for tp in getattr(consumer, "_paused_partitions", ())),
+                        consumer.suspend_flow.is_set(), dg.app.flow_control.is_active())
+        except Exception:  # noqa: BLE001 - a diagnostic must not fail the worker
+            log.warning("consumer state unavailable", exc_info=True)
 
     try:
         asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump)
@@ -705,15 +742,31 @@ def _broker_reachable(bootstrap: str, timeout_s: float = 1.5) -> bool:
     return False
 
 
-async def _update_lag(dg: Distillguard) -> None:
+#: agent -> the Settings field naming the topic it consumes
+_AGENT_TOPICS = {"requests": "requests_topic", "links": "links_topic", "feedback": "feedback_topic"}
+
+
+async def _end_offsets(dg: Distillguard) -> dict[tuple[str, int], int]:
+    """The broker's log-end offsets of the assigned partitions of the agents' topics."""
+    if not dg.broker_ok:
+        return {}
+    try:
+        topics = {getattr(dg.settings, name) for name in _AGENT_TOPICS.values()}
+        tps = [(tp.topic, tp.partition) for tp in dg.app.consumer.assignment() if tp.topic in topics]
+    except Exception:  # noqa: BLE001 - no consumer yet
+        return {}
+    return await dg.end_offsets.get(tps)
+
+
+def _update_lag(dg: Distillguard, ends: dict[tuple[str, int], int]) -> None:
     """Set ``distillguard_lag_events`` per assigned llm-requests partition (see streams/lag.py);
     partitions no longer assigned lose their value rather than keep a stale one."""
     try:
         consumer = dg.app.consumer
-        tps = [tp for tp in consumer.assignment() if tp.topic == dg.settings.requests_topic]
-        ends = await dg.end_offsets.get((tp.topic, tp.partition) for tp in tps) if dg.broker_ok else {}
         seen = set()
-        for tp in tps:
+        for tp in consumer.assignment():
+            if tp.topic != dg.settings.requests_topic:
+                continue
             lag = partition_lag(ends.get((tp.topic, tp.partition)), consumer.highwater(tp),
                                 dg.last_offsets.get(tp.partition))
             if lag is not None:
@@ -724,6 +777,36 @@ async def _update_lag(dg: Distillguard) -> None:
         dg.lag_partitions = seen
     except Exception:  # noqa: BLE001 - metrics must never break the worker
         log.debug("lag update failed", exc_info=True)
+
+
+async def _unstall(dg: Distillguard, ends: dict[tuple[str, int], int], ready: bool) -> None:
+    """Seek Faust's consumer back to the cursor of a partition whose records stopped reaching
+    its agent (see streams/stall.py)."""
+    if not ready or not ends:
+        dg.stalls.forget()
+        return
+    try:
+        consumer = dg.app.consumer
+        assigned = list(consumer.assignment())
+        for agent, field_name in _AGENT_TOPICS.items():
+            cursors, stream = dg.cursors.get(agent), dg.streams.get(agent)
+            if cursors is None or stream is None:
+                continue
+            topic = getattr(dg.settings, field_name)
+            idle = not dg.batch_active.get(agent, False) and stream.channel.queue.empty()
+            for tp in assigned:
+                if tp.topic != topic:
+                    continue
+                cursor = cursors.peek(tp.topic, tp.partition)
+                end = ends.get((tp.topic, tp.partition))
+                if dg.stalls.check((agent, tp.topic, tp.partition), cursor, end, idle):
+                    log.warning("%s: offsets %s..%s of %s[%s] are in the topic but did not reach the "
+                                "agent; seeking the consumer back to %s", agent, cursor, end - 1,
+                                tp.topic, tp.partition, cursor)
+                    dg.metrics.offset_gaps.labels(agent, "sought").inc()
+                    await consumer.seek(tp, cursor)
+    except Exception:  # noqa: BLE001 - a recovery aid must never break the worker
+        log.warning("stalled-partition check failed", exc_info=True)
 
 
 async def _follow_control(dg: Distillguard) -> None:

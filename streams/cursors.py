@@ -86,6 +86,10 @@ class OffsetCursors:
         self._next.clear()
         self._dirty.clear()
 
+    def peek(self, topic: str, partition: int) -> int | None:
+        """The partition's cursor: the next offset its state waits for (None: none yet)."""
+        return self._cursor((topic, partition))
+
     def _cursor(self, tp: tuple[str, int]) -> int | None:
         if tp not in self._next:
             self._next[tp] = self._load(*tp)

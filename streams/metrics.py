@@ -37,7 +37,7 @@ class Metrics:
         self.table_keys = Gauge("distillguard_table_keys", "Keys cached per table", ["table"], registry=r)
         self.offset_gaps = Counter(
             "distillguard_offset_gaps", "Offset ranges not delivered by the consumer: read from the "
-            "topic (refilled) or not in it (absent)", ["agent", "outcome"], registry=r)
+            "topic (refilled), not in it (absent), or sought back to when no later record came (sought)", ["agent", "outcome"], registry=r)
         self.skipped = Counter(
             "distillguard_records_skipped", "Records not processed: replays of records whose effects "
             "are already in the state", ["agent", "reason"], registry=r)

@@ -32,12 +32,13 @@ def _scrape(worker: Worker) -> tuple[float, float]:
 
 
 def _produce_counted(dep: Deployment, records: list[tuple[bytes, bytes]], acked: list[tuple[float, int]],
-                     chunk: int = 2_000) -> None:
-    """Produce in acknowledged chunks, appending (time acknowledged, records so far) to ``acked``."""
+                     chunk: int = 6_000) -> None:
+    """Produce in acknowledged chunks, appending (time acknowledged, records so far) to ``acked``
+    (which holds what was produced before)."""
     for i in range(0, len(records), chunk):
         part = records[i:i + chunk]
         produce(dep.bootstrap, dep.topics["requests"], part)
-        acked.append((time.monotonic(), (acked[-1][1] if acked else 0) + len(part)))
+        acked.append((time.monotonic(), acked[-1][1] + len(part)))
 
 
 def test_lag_gauge_sees_the_whole_backlog_while_it_grows(deployment_factory) -> None:
@@ -45,10 +46,12 @@ def test_lag_gauge_sees_the_whole_backlog_while_it_grows(deployment_factory) -> 
     worker = dep.start()
     worker.wait_ready()
     # 30,000 records the worker fetches in one go, then 24,000 more while it works through them
-    records = list(encode(workload(accounts=2500, windows=1, per_window=12, prefix="lag-a")))
-    records += list(encode(workload(accounts=2000, windows=1, per_window=12, prefix="lag-b")))
-    acked: list[tuple[float, int]] = []
-    producer = threading.Thread(target=_produce_counted, args=(dep, records, acked))
+    first = list(encode(workload(accounts=2500, windows=1, per_window=12, prefix="lag-a")))
+    more = list(encode(workload(accounts=2000, windows=1, per_window=12, prefix="lag-b")))
+    records = first + more
+    produce(dep.bootstrap, dep.topics["requests"], first)  # one producer: faster than the worker
+    acked: list[tuple[float, int]] = [(time.monotonic(), len(first))]
+    producer = threading.Thread(target=_produce_counted, args=(dep, more, acked))
     producer.start()
 
     samples: list[tuple[float, float, int]] = []  # (gauge, processed, acknowledged SETTLE_S before)
