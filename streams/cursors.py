@@ -17,8 +17,9 @@ the state keys), so it moves exactly as far as the state does. For each record:
 * ``offset == cursor``: processed, the cursor moves on;
 * ``offset > cursor``: records are missing. :meth:`OffsetCursors.gaps` names the holes; the
   agent reads them from the topic with a consumer of its own (:mod:`streams.gapfill`) and
-  splices them in before the batch is filtered. Seeking Faust's consumer back does not work:
-  its fetch loop drops records below the highest offset it has handed out. Offsets still
+  splices them in before the batch is filtered (an aiokafka-level seek back does not work:
+  Faust's fetch loop drops records below the highest offset it has handed out; a hole at
+  a partition's end, with no later record to show it, is left to :mod:`streams.stall`). Offsets still
   missing after that are absent from the topic (compaction, transaction markers, retention)
   and are skipped.
 
