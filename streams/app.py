@@ -788,15 +788,12 @@ async def _unstall(dg: Distillguard, ends: dict[tuple[str, int], int], ready: bo
     try:
         consumer = dg.app.consumer
         assigned = list(consumer.assignment())
-        # Idle = every agent: records of one topic can wait in the consumer behind another's
-        # (a busy requests agent holds up link updates), which is no loss
-        idle = (not any(dg.batch_active.values())
-                and all(stream.channel.queue.empty() for stream in dg.streams.values()))
         for agent, field_name in _AGENT_TOPICS.items():
             cursors, stream = dg.cursors.get(agent), dg.streams.get(agent)
             if cursors is None or stream is None:
                 continue
             topic = getattr(dg.settings, field_name)
+            idle = not dg.batch_active.get(agent, False) and stream.channel.queue.empty()
             for tp in assigned:
                 if tp.topic != topic:
                     continue

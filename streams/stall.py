@@ -7,8 +7,7 @@ find such a hole when a later record of the partition arrives; when none does (t
 lost were the partition's last, seen in the failover test when traffic stopped right after a
 takeover), nothing would ever process them. :class:`StallWatch` names a partition whose
 cursor stayed behind the broker's log end, unchanged, over ``ticks`` consecutive checks while
-the worker had nothing to do (no agent running a batch, every stream queue empty: records of
-one topic may wait in the consumer behind another topic's, which is no loss); the worker then seeks
+its agent had nothing to do (no batch running, an empty stream queue); the worker then seeks
 Faust's consumer to the cursor (Faust's ``seek`` also resets the fetch loop's read offset),
 and the records come again. A record that was merely slow comes twice at worst: the cursors
 skip it as a replay.
@@ -41,8 +40,8 @@ class StallWatch:
         """True when ``key``'s records should be read again from ``cursor``.
 
         ``cursor``: the next offset the agent's state is waiting for (None: unknown);
-        ``end``: the broker's log-end offset (None: not known this time); ``idle``: no
-        agent of the worker has a batch running or anything queued.
+        ``end``: the broker's log-end offset (None: not known this time); ``idle``: the
+        agent has no batch running and nothing queued.
         """
         if cursor is None or end is None or cursor >= end or not idle:
             self._seen.pop(key, None)
