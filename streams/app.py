@@ -22,9 +22,12 @@ less its per-record task bookkeeping (:class:`_EagerDeliveryConsumer`).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import signal
 import socket
 import time
+import types
 import weakref
 from collections.abc import Sequence
 from functools import partial
@@ -441,6 +444,9 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
     @app.task
     async def start_trimmer() -> None:  # when the worker starts (not at build: tests, tools)
         trimmer.start()
+
+    @app.task
+    async def install_task_dump() -> None:  # needs the worker's running event loop
         _install_task_dump(dg)
 
     # options are popped from by the store: each table gets its own dict
@@ -619,7 +625,6 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
 def _install_task_dump(dg: Distillguard) -> None:
     """``kill -USR1 <pid>`` logs the stack of every asyncio task of the worker: what a worker
     that is alive but not processing is waiting on (py-spy shows only an idle event loop)."""
-    import signal
 
     def dump() -> None:
         tasks = asyncio.all_tasks()
@@ -628,9 +633,6 @@ def _install_task_dump(dg: Distillguard) -> None:
             log.warning("task %s: %s", task.get_name(), " -> ".join(_await_chain(task.get_coro())))
         # Task chains stop at async generators (asend objects hide theirs): this project's own
         # coroutines and generators, wherever they are suspended
-        import gc
-        import types
-
         for obj in gc.get_objects():
             if isinstance(obj, (types.CoroutineType, types.AsyncGeneratorType)):
                 code = getattr(obj, "cr_code", None) or getattr(obj, "ag_code", None)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import threading
 import time
+
 import pytest
 
-from streams.bench import parse_metrics
 from tests.integration.test_faults import workload
-from tests.integration.workers import Deployment, Worker, encode, produce, wait_processed
+from tests.integration.workers import Deployment, Worker, encode, produce, scrape_metrics, wait_processed
 
 pytestmark = pytest.mark.broker
 
@@ -25,9 +25,8 @@ SETTLE_S = 4.0
 
 def _scrape(worker: Worker) -> tuple[float, float]:
     """(lag summed over partitions, events processed) from one /metrics scrape."""
-    status, body = worker.get("/metrics")
-    assert status == 200
-    m = parse_metrics(body)
+    m = scrape_metrics(worker)
+    assert m, "the worker does not answer /metrics"
     lag = sum(v for k, v in m.items() if k.startswith("distillguard_lag_events{"))
     return lag, m.get("distillguard_events_total", 0.0)
 
@@ -83,4 +82,3 @@ def test_lag_gauge_sees_the_whole_backlog_while_it_grows(deployment_factory) -> 
         time.sleep(0.5)
     print(f"\nlag: {len(samples)} scrapes, {len(behind)} with > 5,000 records waiting; "
           f"peak gauge {max(s[0] for s in samples):,.0f}")
-

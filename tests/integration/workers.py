@@ -207,18 +207,22 @@ def consume(bootstrap: str, topic: str, *, until: Any = None, timeout_s: float =
         consumer.close()
 
 
-def events_total(worker: Worker) -> int:
-    """The worker's ``distillguard_events_total`` (records taken from llm-requests, replays
-    included); 0 while it does not answer (starting, restoring, or dead)."""
+def scrape_metrics(worker: Worker) -> dict[str, float]:
+    """The worker's ``/metrics`` as ``{name{labels}: value}``; empty while it does not answer
+    (starting, restoring, or dead)."""
     from streams.bench import parse_metrics
 
     try:
         status, body = worker.get("/metrics")
     except (urllib.error.URLError, ConnectionError, OSError):
-        return 0
-    if status != 200 or not isinstance(body, str):
-        return 0
-    return int(parse_metrics(body).get("distillguard_events_total", 0))
+        return {}
+    return parse_metrics(body) if status == 200 and isinstance(body, str) else {}
+
+
+def events_total(worker: Worker) -> int:
+    """The worker's ``distillguard_events_total``: llm-requests records processed (replays the
+    cursors skipped are not counted); 0 while it does not answer."""
+    return int(scrape_metrics(worker).get("distillguard_events_total", 0))
 
 
 def wait_processed(workers: list[Worker], n: int, timeout_s: float = 120) -> None:
