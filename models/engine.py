@@ -20,7 +20,7 @@ How to use
 
 Contract
     Deterministic for an event order (event time only, seeded models). State lives behind a
-    :class:`~models.state.StateStore` as orjson bytes; :meth:`AccountEngine.pop_dirty` hands the
+    :class:`~models.state.StateStore` as MessagePack bytes; :meth:`AccountEngine.pop_dirty` hands the
     changed keys to the caller. River models are per partition and persisted separately via
     :meth:`AccountEngine.snapshot_models` (pickle + HMAC-SHA256, refused on a bad signature).
 """
@@ -501,7 +501,7 @@ class AccountEngine:
         }
 
     def pop_dirty(self) -> dict[str, bytes]:
-        """State keys written since the last call -> orjson bytes (partition globals included)."""
+        """State keys written since the last call -> serialised records (partition globals included)."""
         out = self._cache.pop_dirty()
         if self._glob is not None:
             out[self._gkey] = dumps(self._glob.to_json())

@@ -711,6 +711,9 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
                                                            lat_accounts, f"l2{run}", full.rate))
                 _log(f"latency at {rate80:,.0f} ev/s: p50 {phases['lat2'].extra['p50_ms']} ms, "
                      f"p99 {phases['lat2'].extra['p99_ms']} ms ({phases['lat2'].extra['alerts']} alerts)")
+            elif rate80 > 0:
+                # 80 % of max is the first run's rate (within 5 %): that run answers for both rows.
+                phases["lat2"] = phases["lat1"]
         rss_end = topo.rss_mb()
         hwm = [proc_rss_mb(w.proc.pid, "VmHWM") for w in topo.workers]
         result = _summary(cfg, phases, rss_after, rss_end, hwm)
@@ -796,7 +799,8 @@ def print_table(res: dict[str, Any]) -> None:
               f"{res['latency_alerts']:,} account alerts; target p99 ≤ 250 ms")
     t.add_row(f"latency p50 / p99 @ {f(res['latency80_rate'], ' ev/s')}",
               f"{f(res['latency80_ms_p50'])} / {f(res['latency80_ms_p99'])} ms",
-              f"{res['latency80_alerts']:,} account alerts; 80 % of max, target p99 ≤ 1 s")
+              f"{res['latency80_alerts']:,} account alerts; 80 % of max, target p99 ≤ 1 s"
+              + ("; the run above (within 5 %)" if res["latency80_rate"] == res["latency_rate"] else ""))
     t.add_row("worker RSS", f(res["rss_mb"], " MiB"),
               f"per worker {res['rss_mb_per_worker']} after backlog, {res['rss_mb_end']} at end, "
               f"peak {res['rss_mb_peak']}")

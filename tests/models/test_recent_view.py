@@ -8,10 +8,9 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
 from models.account import AccountState
 from models.engine import AccountEngine, Engine
+from models.state import dumps, loads
 from tests.models.fixtures import COT_WRAPPERS, DAY, MIN, QUESTIONS, T0, chatter, event, harvester, interleave
 
 CREATED = T0 - 400 * DAY
@@ -126,10 +125,10 @@ def test_the_engine_reads_every_request_again_while_outputs_shift() -> None:
 
 def test_a_state_written_before_the_recent_view_restores_without_it() -> None:
     st = AccountState.new(created_ts=0, tier="pro")
-    obj = orjson.loads(orjson.dumps(st.to_json()))
+    obj = loads(dumps(st.to_json()))
     assert AccountState.from_json(obj).r_out == [0.0, 0.0]
     st.r_out = [0.5, 0.25]
-    assert AccountState.from_json(orjson.loads(orjson.dumps(st.to_json()))).r_out == st.r_out
+    assert AccountState.from_json(loads(dumps(st.to_json()))).r_out == st.r_out
     old = obj[: AccountState.FIELDS.index("r_out")]  # the state's layout before this field
     restored = AccountState.from_json(old)
     assert restored.r_out == [0.0, 0.0]
