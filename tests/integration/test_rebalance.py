@@ -73,9 +73,12 @@ def test_worker_joining_a_backlog_loses_no_record(deployment_factory) -> None:
     """
     dep: Deployment = deployment_factory(partitions=4, DISTILLGUARD_OUTPUT_TOKENS_THRESHOLD=str(THRESHOLD),
                                          DISTILLGUARD_BATCH_SIZE="2000")
-    events = workload(accounts=2000, windows=2, prefix="bl")  # 48,000 events, 4,000 volume alerts
+    # 144,000 events, 12,000 volume alerts: ~18 s of work for one worker here, while the
+    # second takes ~8 s to start and join (48,000 were once all done before it joined; of
+    # 96,000, 68,000 were)
+    events = workload(accounts=6000, windows=2, prefix="bl")
     expected = expected_volume_alerts(events)
-    assert len(expected) == 4000
+    assert len(expected) == 12_000
     produce(dep.bootstrap, dep.topics["requests"], list(encode(events)))
 
     first = dep.start(index=0)
@@ -83,6 +86,7 @@ def test_worker_joining_a_backlog_loses_no_record(deployment_factory) -> None:
     second = dep.start(index=1)
     second.wait_ready()
     assert events_total(first) < len(events), "the second worker must join mid-backlog"
+    joined_at = events_total(first)
 
     alerts = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=240,
                      until=lambda got: {a["alert_id"] for a in got} >= set(expected))
@@ -95,5 +99,6 @@ def test_worker_joining_a_backlog_loses_no_record(deployment_factory) -> None:
     while events_total(first) + events_total(second) < len(events):
         assert time.monotonic() < deadline, (events_total(first), events_total(second))
         time.sleep(0.5)
-    print(f"\nbacklog join: {events_total(first):.0f} + {events_total(second):.0f} records processed "
-          f"of {len(events)}")
+    assert events_total(second) > 0, "the second worker took partitions and processed records"
+    print(f"\nbacklog join after {joined_at:,} records: {events_total(first):,} + "
+          f"{events_total(second):,} records processed of {len(events):,}")
