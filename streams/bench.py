@@ -717,6 +717,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
         rss_end = topo.rss_mb()
         hwm = [proc_rss_mb(w.proc.pid, "VmHWM") for w in topo.workers]
         result = _summary(cfg, phases, rss_after, rss_end, hwm)
+        result.update(gc_pauses(topo.totals()))
         result["seconds_total"] = round(time.perf_counter() - t_start, 1)
         result["load_avg_1m"] = round(os.getloadavg()[0], 2)
     finally:
@@ -768,6 +769,19 @@ def _summary(cfg: BenchConfig, phases: dict[str, Phase], rss_after: list[float],
     }
 
 
+def gc_pauses(totals: dict[str, float]) -> dict[str, Any]:
+    """The workers' garbage collections over the whole run (``distillguard_gc_pause_seconds``):
+    full collections (count, mean ms) and pauses of any generation over 100 ms."""
+    name = "distillguard_gc_pause_seconds"
+    full_n = totals.get(f'{name}_count{{generation="2"}}', 0.0)
+    full_s = totals.get(f'{name}_sum{{generation="2"}}', 0.0)
+    over = sum(totals.get(f'{name}_count{{generation="{g}"}}', 0.0)
+               - totals.get(f'{name}_bucket{{generation="{g}",le="0.1"}}', 0.0) for g in range(3))
+    return {"gc_full_collections": int(full_n),
+            "gc_full_ms_mean": round(1000 * full_s / full_n, 1) if full_n else None,
+            "gc_pauses_over_100ms": int(over)}
+
+
 def print_table(res: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -804,6 +818,10 @@ def print_table(res: dict[str, Any]) -> None:
     t.add_row("worker RSS", f(res["rss_mb"], " MiB"),
               f"per worker {res['rss_mb_per_worker']} after backlog, {res['rss_mb_end']} at end, "
               f"peak {res['rss_mb_peak']}")
+    if "gc_full_collections" in res:
+        t.add_row("full garbage collections", f(res["gc_full_collections"]),
+                  f"mean {f(res['gc_full_ms_mean'], ' ms')}; pauses over 100 ms (any generation): "
+                  f"{res['gc_pauses_over_100ms']:,}")
     Console(stderr=False).print(t)
 
 

@@ -52,7 +52,7 @@ def worker_command(web_port: int | None, data_dir: Path | None, loglevel: str | 
     import faust
 
     from streams.app import build_app
-    from streams.heap import settle_heap
+    from streams.heap import settle_heap, watch_pauses
 
     from streams.logs import logging_config
     from streams.topics import ensure_topics
@@ -63,7 +63,10 @@ def worker_command(web_port: int | None, data_dir: Path | None, loglevel: str | 
     with _startup_logging(settings):
         ensure_topics(settings, timeout_s=settings.topics_wait_ms / 1000)
     dg = build_app(settings)
-    settle_heap(settings.gc_gen0_threshold)  # modules, Faust, River: out of the collector's way
+    # modules, Faust, River: out of the collector's way
+    settle_heap(settings.gc_gen0_threshold)
+    pauses = [dg.metrics.gc_pause.labels(str(g)) for g in range(3)]
+    watch_pauses(lambda generation, seconds: pauses[generation].observe(seconds))
 
     worker = faust.Worker(dg.app, loglevel=settings.log_level,
                           logging_config=logging_config(settings.log_format, settings.log_level))

@@ -41,6 +41,9 @@ class Metrics:
         self.skipped = Counter(
             "distillguard_records_skipped", "Records not processed: replays of records whose effects "
             "are already in the state", ["agent", "reason"], registry=r)
+        self.gc_pause = Histogram("distillguard_gc_pause_seconds",
+                                  "Garbage collections: how long each held the event loop",
+                                  ["generation"], buckets=_STAGE_BUCKETS, registry=r)
         self.ready = Gauge("distillguard_ready", "1 when the worker is ready", registry=r)
 
     def render(self) -> bytes:
