@@ -19,11 +19,13 @@ One run, one broker, one capture, measured in order so the phases never share th
 5. **latency** - paced traffic (``--rate`` events/s, then 80 % of the measured maximum) with
    each event's Kafka timestamp equal to its ``ts``; an alert's latency is the wall-clock time
    it is read from ``distill-alerts`` minus the ``ts`` of the event that triggered it
-   (account alerts: triggered by one event of that account). A run lasts ``--latency-s``
-   seconds, or longer: each of its accounts gets as many events as a backlog account did, so
-   that its traffic has the backlog's mix of first requests (whose text the engine reads in
-   full: ~110 µs per event against ~15 for later ones here) and later requests, and "80 % of
-   the maximum" is 80 % of what the same traffic sustained.
+   (account alerts: triggered by one event of that account). The traffic is steady, as a
+   provider's is (:func:`churn`): 1,000 accounts at a time, each sending as many requests as
+   a backlog account did, then replaced by a new one, new accounts arriving at an even rate
+   (their first requests, whose text the engine reads in full, cost ~110 µs per event against
+   ~15 for later ones here), one alert per account half-way through its life. A run lasts
+   ``--latency-s`` seconds, or at least one account lifetime, so "80 % of the maximum" is
+   80 % of what the same mix sustained.
 6. **memory and CPU** - RSS (``/proc/<pid>/status``) and CPU seconds (``/proc/<pid>/stat``)
    of the worker processes.
 
@@ -127,6 +129,21 @@ def templates(n: int = 6_000, seed: int = 1) -> list[dict[str, Any]]:
     return out
 
 
+def _render(tpl: dict[str, Any], prefix: str, u: int, j: int, heavy: bool) -> tuple[bytes, dict[str, Any]]:
+    """Request ``j`` of account ``u``: the template's text, the account's own identity and
+    network fields (a /24, ASN and payment fingerprint of its own: no clusters), and
+    ``THRESHOLD`` output tokens when ``heavy``."""
+    ev = dict(tpl)
+    acct = f"{prefix}-{u}"
+    ev["request_id"] = f"{prefix}-r{j}"
+    ev["account_id"] = acct
+    ev["payment_fingerprint"] = f"pf-{acct}"
+    ev["client_ip"] = f"{11 + (u >> 16) % 200}.{u & 255}.{(u >> 8) & 255}.7"
+    ev["asn"] = 100_000 + u
+    ev["output_tokens"] = THRESHOLD if heavy else min(int(ev.get("output_tokens") or 0), LIGHT_TOKENS_MAX)
+    return acct.encode(), ev
+
+
 def synth(pool: list[dict[str, Any]], n: int, accounts: int, prefix: str, *,
           ts0: int | None = None, step_ms: int = 1) -> Iterator[tuple[bytes, dict[str, Any]]]:
     """``n`` events over ``accounts`` accounts, round robin; (key, event) with ``ts`` unset
@@ -141,19 +158,47 @@ def synth(pool: list[dict[str, Any]], n: int, accounts: int, prefix: str, *,
     npool = len(pool)
     for j in range(n):
         i, c = j % accounts, j // accounts
-        tpl = pool[(j * 7 + rng.randrange(npool)) % npool]
-        ev = dict(tpl)
-        acct = f"{prefix}-{i}"
-        ev["request_id"] = f"{prefix}-r{j}"
-        ev["account_id"] = acct
-        ev["payment_fingerprint"] = f"pf-{prefix}-{i}"
-        ev["client_ip"] = f"{11 + (i >> 16) % 200}.{i & 255}.{(i >> 8) & 255}.7"
-        ev["asn"] = 100_000 + i
-        heavy = (i + c) % HEAVY_EVERY == 0
-        ev["output_tokens"] = THRESHOLD if heavy else min(int(ev.get("output_tokens") or 0), LIGHT_TOKENS_MAX)
+        key, ev = _render(pool[(j * 7 + rng.randrange(npool)) % npool], prefix, i, j,
+                          (i + c) % HEAVY_EVERY == 0)
         if ts0 is not None:
             ev["ts"] = ts0 + j * step_ms
-        yield acct.encode(), ev
+        yield key, ev
+
+
+#: requests of its current account each slot of a latency run sends before the clock starts
+#: (the engine reads the text of an account's first 8 in full)
+WARM_DEPTH = 10
+
+
+def churn(pool: list[dict[str, Any]], n: int, slots: int, lifetime: int, prefix: str, *,
+          warm_depth: int = WARM_DEPTH) -> tuple[list[tuple[bytes, dict[str, Any]]],
+                                                list[tuple[bytes, dict[str, Any]]]]:
+    """Steady traffic for a latency run: (warm-up events, ``n`` paced events), ``ts`` unset.
+
+    ``slots`` accounts at a time, round robin, as in :func:`synth`; each account sends
+    ``lifetime`` requests (a backlog account's count), then its slot passes to a new account.
+    The slots are staggered (slot ``i`` starts ``i * lifetime // slots`` requests into its first
+    account, whose last ``warm_depth`` of those are the warm-up), so new accounts, whose first
+    requests cost the most, arrive at an even rate, in the backlog's proportion, instead of
+    all at the start. Each account is heavy (crosses the volume threshold: one alert) at its
+    request ``lifetime // 2``, so the alerts, the latency samples, are spread over the run.
+    """
+    rng = random.Random(len(prefix) * 7919 + slots)
+    npool = len(pool)
+    half = lifetime // 2
+    offsets = [i * lifetime // slots for i in range(slots)]
+    j = 0
+
+    def event(i: int, local: int) -> tuple[bytes, dict[str, Any]]:
+        nonlocal j
+        g, k = divmod(local, lifetime)
+        j += 1
+        return _render(pool[(j * 7 + rng.randrange(npool)) % npool], prefix, g * slots + i, j, k == half)
+
+    warm = [event(i, offsets[i] - d) for d in range(warm_depth, 0, -1)
+            for i in range(slots) if offsets[i] >= d and offsets[i] - d != half]
+    paced = [event(i, offsets[i] + c) for c in range(-(-n // slots)) for i in range(slots)][:n]
+    return warm, paced
 
 
 # --------------------------------------------------------------------------- kafka helpers
@@ -543,12 +588,15 @@ def paced_events(cfg: BenchConfig, rate: float, accounts: int) -> int:
 
 
 async def paced_latency(settings: Any, topo: Topology, pool: list[dict[str, Any]], rate: float,
-                        n_total: int, accounts: int, prefix: str, max_rate: float) -> Phase:
+                        n_total: int, accounts: int, lifetime: int, prefix: str, max_rate: float) -> Phase:
     """Produce ``n_total`` events at ``rate`` events/s; latency of each account alert.
 
-    The accounts are established first: one unmeasured event each (their first events fan
-    out link updates to the cluster agents, a one-off per account and link refresh period),
-    then the paced events cycle over them and about one in ``HEAVY_EVERY`` per pass alerts.
+    The traffic is :func:`churn`'s: ``accounts`` at a time, each living ``lifetime`` requests,
+    new ones arriving at an even rate, one alert per account half-way through its life. Its
+    warm-up (the slots' current accounts, up to ``WARM_DEPTH`` requests each, stamped just
+    before now) is processed before the clock starts. The alerts used to come from the
+    first ``HEAVY_EVERY`` passes over 1,000 accounts that were all new at once, so the p99
+    measured that start (every event among an account's first, text read in full) alone.
     The paced events are generated before the clock starts; each is stamped (``ts`` and
     Kafka timestamp) and serialised when it is due, every 2 ms.
     """
@@ -557,19 +605,17 @@ async def paced_latency(settings: Any, topo: Topology, pool: list[dict[str, Any]
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=1, acks=1)
     await producer.start()
     sender = _TickSender(producer, settings.requests_topic, settings.topic_partitions)
-    gen = synth(pool, accounts + n_total, accounts, prefix)
-    warm = topo.events() + accounts
+    warm_events, paced = churn(pool, n_total, accounts, lifetime, prefix)  # stamped when due
+    warm = topo.events() + len(warm_events)
     dumps = orjson.dumps
-    ts = int(time.time() * 1000)
+    ts = int(time.time() * 1000) - len(warm_events)  # 1 ms apart, up to now
     warm_records = []
-    for _ in range(accounts):
-        key, ev = next(gen)
-        ev["ts"] = ts
-        warm_records.append((key, dumps(ev), ts))
+    for k, (key, ev) in enumerate(warm_events):
+        ev["ts"] = ts + k
+        warm_records.append((key, dumps(ev), ts + k))
     await sender.send(warm_records)
     await sender.flush()
-    paced = list(gen)  # n_total (key, event), stamped when due
-    deadline = time.monotonic() + 30.0 + 2 * accounts / max(max_rate, 1.0)
+    deadline = time.monotonic() + 30.0 + 2 * len(warm_events) / max(max_rate, 1.0)
     # drained() scrapes the workers over HTTP (blocking): in a thread, so that this event loop,
     # which reads the alerts whose latency is measured, is never held up by a busy worker.
     while not await asyncio.to_thread(topo.drained, warm) and time.monotonic() < deadline:
@@ -699,16 +745,17 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
 
         if cfg.latency:
             lat_accounts = min(cfg.accounts, cfg.latency_accounts)
+            lifetime = max(1, round(cfg.events / cfg.accounts))  # a backlog account's requests
             phases["lat1"] = asyncio.run(paced_latency(settings, topo, pool, cfg.rate,
                                                        paced_events(cfg, cfg.rate, lat_accounts),
-                                                       lat_accounts, f"l1{run}", full.rate))
+                                                       lat_accounts, lifetime, f"l1{run}", full.rate))
             _log(f"latency at {cfg.rate:,.0f} ev/s: p50 {phases['lat1'].extra['p50_ms']} ms, "
                  f"p99 {phases['lat1'].extra['p99_ms']} ms ({phases['lat1'].extra['alerts']} alerts)")
             rate80 = round(0.8 * full.rate, -2)
             if rate80 > 0 and abs(rate80 - cfg.rate) > 0.05 * cfg.rate:
                 phases["lat2"] = asyncio.run(paced_latency(settings, topo, pool, rate80,
                                                            paced_events(cfg, rate80, lat_accounts),
-                                                           lat_accounts, f"l2{run}", full.rate))
+                                                           lat_accounts, lifetime, f"l2{run}", full.rate))
                 _log(f"latency at {rate80:,.0f} ev/s: p50 {phases['lat2'].extra['p50_ms']} ms, "
                      f"p99 {phases['lat2'].extra['p99_ms']} ms ({phases['lat2'].extra['alerts']} alerts)")
             elif rate80 > 0:
