@@ -20,6 +20,8 @@ METRICS = {
     "distillguard_stage_latency_seconds_bucket": {"stage", "le"},
     "distillguard_alert_latency_seconds_bucket": {"le"},
     "distillguard_table_keys": {"table"},
+    "distillguard_gc_pause_seconds_bucket": {"generation", "le"},
+    "distillguard_gc_pause_seconds_count": {"generation"},
 }
 TARGET_LABELS = {"instance", "job", "pod", "namespace"}
 PROMQL_WORDS = {
