@@ -625,7 +625,9 @@ async def paced_latency(settings: Any, topo: Topology, pool: list[dict[str, Any]
     while not await asyncio.to_thread(topo.drained, warm) and time.monotonic() < deadline:
         topo.check_alive()
         await asyncio.sleep(0.25)
-    before = topo.events()
+    state_key = 'distillguard_stage_latency_seconds_sum{stage="state"}'
+    totals0 = topo.totals()
+    before = int(totals0.get("distillguard_events_total", 0))
     consumer = AIOKafkaConsumer(settings.alerts_topic, bootstrap_servers=settings.bootstrap_servers,
                                 group_id=None, auto_offset_reset="latest", enable_auto_commit=False,
                                 fetch_max_wait_ms=20)
@@ -685,11 +687,15 @@ async def paced_latency(settings: Any, topo: Topology, pool: list[dict[str, Any]
         await consumer.stop()
     latencies.sort()
     waits.sort()
+    totals1 = topo.totals()
+    processed = int(totals1.get("distillguard_events_total", 0)) - before
+    state_s = totals1.get(state_key, 0.0) - totals0.get(state_key, 0.0)
     return Phase(f"latency at {rate:,.0f} ev/s", sent, produce_s,
                  {"p50_ms": _pct(latencies, 50), "p99_ms": _pct(latencies, 99),
                   "wait_ms_p50": _pct(waits, 50), "wait_ms_p99": _pct(waits, 99),
                   "max_ms": latencies[-1] if latencies else None, "alerts": alerts,
-                  "target_rate": rate, "processed": topo.events() - before,
+                  "target_rate": rate, "processed": processed,
+                  "state_us_per_event": round(1e6 * state_s / processed, 1) if processed > 0 else None,
                   "cpu_s": cpu1 - cpu0})
 
 
@@ -749,6 +755,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
         full.extra["engine_s"] = m.get('distillguard_stage_latency_seconds_sum{stage="engine"}', 0.0)
         full.extra["decode_s"] = m.get('distillguard_stage_latency_seconds_sum{stage="decode"}', 0.0)
         full.extra["emit_s"] = m.get('distillguard_stage_latency_seconds_sum{stage="emit"}', 0.0)
+        full.extra["state_s"] = m.get('distillguard_stage_latency_seconds_sum{stage="state"}', 0.0)
         full.extra["alerts"] = sum(v for k, v in m.items() if k.startswith("distillguard_alerts_total"))
         _log(f"topology ({cfg.workers} worker(s)): {full.rate:,.0f} ev/s, RSS {rss_after} MiB")
 
@@ -808,11 +815,13 @@ def _summary(cfg: BenchConfig, phases: dict[str, Phase], rss_after: list[float],
         "latency_ms_p99": lat1.extra["p99_ms"] if lat1 else None,
         "latency_alerts": lat1.extra["alerts"] if lat1 else 0,
         "latency_wait_ms_p99": lat1.extra["wait_ms_p99"] if lat1 else None,
+        "latency_state_us_per_event": lat1.extra["state_us_per_event"] if lat1 else None,
         "latency80_rate": lat2.extra["target_rate"] if lat2 else None,
         "latency80_ms_p50": lat2.extra["p50_ms"] if lat2 else None,
         "latency80_ms_p99": lat2.extra["p99_ms"] if lat2 else None,
         "latency80_alerts": lat2.extra["alerts"] if lat2 else 0,
         "latency80_wait_ms_p99": lat2.extra["wait_ms_p99"] if lat2 else None,
+        "latency80_state_us_per_event": lat2.extra["state_us_per_event"] if lat2 else None,
         "rss_mb": round(max(rss_after), 1),
         "rss_mb_per_worker": [round(r, 1) for r in rss_after],
         "rss_mb_end": [round(r, 1) for r in rss_end],
@@ -823,6 +832,8 @@ def _summary(cfg: BenchConfig, phases: dict[str, Phase], rss_after: list[float],
         "engine_us_per_event": round(1e6 * full.extra["engine_s"] / events, 1) if events else None,
         "decode_us_per_event": round(1e6 * full.extra["decode_s"] / events, 1) if events else None,
         "emit_us_per_event": round(1e6 * full.extra["emit_s"] / events, 1) if events else None,
+        # encoding and writing dirty state, every agent (its changelog records included)
+        "state_us_per_event": round(1e6 * full.extra["state_s"] / events, 1) if events else None,
         "alerts": int(full.extra.get("alerts", 0)),
         # events processed before every worker was ready (over 70 %: the rate is the whole run's)
         "processed_before_ready": int(full.extra.get("processed_before_ready", 0)),
@@ -832,9 +843,11 @@ def _summary(cfg: BenchConfig, phases: dict[str, Phase], rss_after: list[float],
 def _wait(res: dict[str, Any], prefix: str) -> str:
     """The table's note on where a latency run's time went: the p99 of the wait before the
     worker took the event's batch up (``detected_at - ts``), the rest being the batch and
-    the alert's way out."""
+    the alert's way out; and the state writes per event (batches are small when paced)."""
     wait = res.get(f"{prefix}_wait_ms_p99")
-    return "waiting p99 –" if wait is None else f"waiting to be taken up p99 {wait:,.1f} ms"
+    note = "waiting p99 –" if wait is None else f"waiting to be taken up p99 {wait:,.1f} ms"
+    state = res.get(f"{prefix}_state_us_per_event")
+    return note if state is None else f"{note}; state {state:,.1f} µs/ev"
 
 
 def gc_pauses(totals: dict[str, float]) -> dict[str, Any]:
@@ -875,7 +888,7 @@ def print_table(res: dict[str, Any]) -> None:
     t.add_row("  / faust noop", _ratio(res["ratio_to_faust_noop"]), "target ≥ 0.7")
     t.add_row("CPU per event (workers)", f(_us(res["cpu_s_per_event"]), " µs"),
               f"engine (wall) {f(res['engine_us_per_event'], ' µs')}, decode {f(res['decode_us_per_event'], ' µs')}, "
-              f"emit {f(res['emit_us_per_event'], ' µs')}")
+              f"emit {f(res['emit_us_per_event'], ' µs')}, state {f(res.get('state_us_per_event'), ' µs')}")
     t.add_row(f"latency p50 / p99 @ {f(res['latency_rate'], ' ev/s')}",
               f"{f(res['latency_ms_p50'])} / {f(res['latency_ms_p99'])} ms",
               f"{res['latency_alerts']:,} account alerts; target p99 ≤ 250 ms; {_wait(res, 'latency')}")

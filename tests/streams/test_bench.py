@@ -35,3 +35,5 @@ def test_bench_prints_a_table_then_one_json_line(kafka_bootstrap: str) -> None:
     # of which the wait before the worker took the event up is a part
     assert result["latency_alerts"] > 0 and 0 < result["latency_ms_p50"] <= result["latency_ms_p99"]
     assert 0 <= result["latency_wait_ms_p99"] <= result["latency_ms_p99"]
+    # every processed event left account state to write
+    assert result["state_us_per_event"] > 0 and result["latency_state_us_per_event"] > 0
