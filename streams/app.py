@@ -82,6 +82,9 @@ class Distillguard:
     events_since_snapshot: dict[int, int] = field(default_factory=dict)
     cursors: dict[str, OffsetCursors] = field(default_factory=dict)
     heap_settled: bool = False  #: long-lived objects frozen once the worker was first ready
+    #: table kind -> held by a batch of an agent writing that table, from processing to its
+    #: state write (requests and feedback both write account state; see ``process_batch``)
+    state_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     def ready(self) -> tuple[bool, str]:
         """Readiness: broker reachable, not rebalancing, tables recovered, partitions assigned."""
@@ -530,7 +533,22 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
     async def process_batch(events: list[Any], process: Any, table: Any, kind: str, agent: str,
                             cursors: OffsetCursors) -> bool:
         """One batch: gaps filled, replays skipped, processed, outputs delivered, then state
-        and cursors written. False when the outputs were not delivered (the app crashes)."""
+        and cursors written. False when the outputs were not delivered (the app crashes).
+
+        Batches of agents that write the same table run one at a time, from processing to
+        their state write. The requests and feedback agents share the account states in
+        memory: a verdict applied while a requests batch waited for its outputs to be
+        acknowledged was written at once (a verdict has no outputs to wait for), and then
+        overwritten by the requests batch's state, encoded before the verdict (the account
+        lost its verdict on its next read from RocksDB); and it carried that batch's effects
+        into the changelog ahead of the batch's cursor (replayed after a crash, counted twice).
+        """
+        lock = dg.state_locks.setdefault(kind, asyncio.Lock())
+        async with lock:
+            return await _process_batch(events, process, table, kind, agent, cursors)
+
+    async def _process_batch(events: list[Any], process: Any, table: Any, kind: str, agent: str,
+                             cursors: OffsetCursors) -> bool:
         if agent == "requests":
             _observe_queued(metrics, events)
         records = [_record(e) for e in events]
