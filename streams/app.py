@@ -583,7 +583,7 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
             if kind == "account":
                 await _maybe_snapshot(dg, last, records)
             metrics.stage_latency.labels("state").observe(time.perf_counter() - t3 + (t2 - t1))
-        if kind == "account":
+        if agent == "requests":  # not feedback: its offsets are another topic's
             metrics.events.inc(out.events)
             metrics.stage_latency.labels("decode").observe(out.decode_s)
             metrics.stage_latency.labels("engine").observe(out.engine_s)

@@ -5,7 +5,9 @@ verdict has no outputs, so its batch used to write the account's state at once, 
 requests batch that had encoded the same account before the verdict was still waiting for
 its alerts to be acknowledged; that batch's write then replaced the verdict in RocksDB. The
 live worker kept the right state in memory, so the loss showed only on the next read from
-RocksDB: after a restart, the account was no longer allowlisted.
+RocksDB: after a restart, the account was no longer allowlisted. The feedback agent's records
+also counted as requests in ``distillguard_events_total`` and set the requests partitions'
+last offsets, so the lag gauge showed the llm-requests log end minus a feedback offset.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 import orjson
 import pytest
 
-from tests.integration.workers import Deployment, encode, event, wait_processed
+from tests.integration.workers import Deployment, encode, event, events_total, scrape_metrics, wait_processed
 
 pytestmark = pytest.mark.broker
 
@@ -95,6 +97,15 @@ def test_verdicts_amid_requests_are_still_there_after_a_restart(deployment_facto
     deadline = time.monotonic() + 30
     while len(allowlisted(worker)) < TARGETS:  # the verdicts are the last records processed
         assert time.monotonic() < deadline, f"live worker: {allowlisted(worker)}"
+        time.sleep(0.5)
+    # the verdicts are neither counted as requests nor taken for llm-requests offsets
+    assert events_total(worker) == requests
+    deadline = time.monotonic() + 15
+    while True:  # the lag gauge is refreshed every 2 s
+        lag = {k: v for k, v in scrape_metrics(worker).items() if k.startswith("distillguard_lag_events{")}
+        if lag and not any(lag.values()):
+            break
+        assert time.monotonic() < deadline, lag
         time.sleep(0.5)
 
     worker.stop()  # graceful: what it processed is committed and written
