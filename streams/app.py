@@ -84,7 +84,8 @@ class Distillguard:
     heap_settled: bool = False  #: long-lived objects frozen once the worker was first ready
     #: table kind -> held by a batch of an agent writing that table, from processing to its
     #: state write (requests and feedback both write account state; see ``process_batch``)
-    state_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    state_locks: dict[str, asyncio.Lock] = field(
+        default_factory=lambda: {"account": asyncio.Lock(), "cluster": asyncio.Lock()})
 
     def ready(self) -> tuple[bool, str]:
         """Readiness: broker reachable, not rebalancing, tables recovered, partitions assigned."""
@@ -543,8 +544,7 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
         lost its verdict on its next read from RocksDB); and it carried that batch's effects
         into the changelog ahead of the batch's cursor (replayed after a crash, counted twice).
         """
-        lock = dg.state_locks.setdefault(kind, asyncio.Lock())
-        async with lock:
+        async with dg.state_locks[kind]:
             return await _process_batch(events, process, table, kind, agent, cursors)
 
     async def _process_batch(events: list[Any], process: Any, table: Any, kind: str, agent: str,

@@ -840,7 +840,7 @@ def _summary(cfg: BenchConfig, phases: dict[str, Phase], rss_after: list[float],
     }
 
 
-def _wait(res: dict[str, Any], prefix: str) -> str:
+def _latency_note(res: dict[str, Any], prefix: str) -> str:
     """The table's note on where a latency run's time went: the p99 of the wait before the
     worker took the event's batch up (``detected_at - ts``), the rest being the batch and
     the alert's way out; and the state writes per event (batches are small when paced)."""
@@ -891,11 +891,11 @@ def print_table(res: dict[str, Any]) -> None:
               f"emit {f(res['emit_us_per_event'], ' µs')}, state {f(res.get('state_us_per_event'), ' µs')}")
     t.add_row(f"latency p50 / p99 @ {f(res['latency_rate'], ' ev/s')}",
               f"{f(res['latency_ms_p50'])} / {f(res['latency_ms_p99'])} ms",
-              f"{res['latency_alerts']:,} account alerts; target p99 ≤ 250 ms; {_wait(res, 'latency')}")
+              f"{res['latency_alerts']:,} account alerts; target p99 ≤ 250 ms; {_latency_note(res, 'latency')}")
     t.add_row(f"latency p50 / p99 @ {f(res['latency80_rate'], ' ev/s')}",
               f"{f(res['latency80_ms_p50'])} / {f(res['latency80_ms_p99'])} ms",
               f"{res['latency80_alerts']:,} account alerts; 80 % of max, target p99 ≤ 1 s; "
-              f"{_wait(res, 'latency80')}"
+              f"{_latency_note(res, 'latency80')}"
               + ("; the run above (within 5 %)" if res["latency80_rate"] == res["latency_rate"] else ""))
     t.add_row("worker RSS", f(res["rss_mb"], " MiB"),
               f"per worker {res['rss_mb_per_worker']} after backlog, {res['rss_mb_end']} at end, "

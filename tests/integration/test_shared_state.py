@@ -18,7 +18,7 @@ import time
 import orjson
 import pytest
 
-from tests.integration.workers import Deployment, encode, event, events_total, scrape_metrics, wait_processed
+from tests.integration.workers import Deployment, Worker, encode, event, events_total, scrape_metrics, wait_processed
 
 pytestmark = pytest.mark.broker
 
@@ -32,9 +32,9 @@ def traffic() -> tuple[list[tuple[float, str, bytes, bytes]], list[str]]:
     """(send at s, topic kind, key, value) in time order, and the target accounts.
 
     Filler accounts keep the requests agent busy (its batches in flight); target account
-    ``k`` sends requests in every pass until its retire time ``(k + 1) x RETIRE_EVERY_S``,
-    where its verdict is sent and its requests stop, so its last requests and its verdict
-    reach the worker together.
+    ``k`` sends a request every 4 ms in the second before its retire time
+    ``(k + 1) x RETIRE_EVERY_S``, where its verdict is sent and its requests stop, so its last
+    requests and its verdict reach the worker together.
     """
     targets = [f"acct-verdict-{k}" for k in range(TARGETS)]
     out: list[tuple[float, str, bytes, bytes]] = []
@@ -89,7 +89,7 @@ def test_verdicts_amid_requests_are_still_there_after_a_restart(deployment_facto
     requests = sum(1 for r in records if r[1] == "requests")
     wait_processed([worker], requests)
 
-    def allowlisted(w) -> list[str]:
+    def allowlisted(w: Worker) -> list[str]:
         views = {a: w.get(f"/accounts/{a}") for a in targets}
         assert all(status == 200 for status, _ in views.values()), views
         return [a for a, (_, view) in views.items() if view["allowlisted"]]
