@@ -4,8 +4,9 @@ Topology (see README "Architecture"):
 
 * ``llm-requests`` (key account_id) → ``score-requests`` agent: batches of events
   (:func:`streams.batching.take_batches`: closed as soon as the worker caught up),
-  per-partition :class:`models.engine.AccountEngine`, alerts/actions/link updates sent, then
-  (once acknowledged) the state written once per key per batch into the RocksDB table
+  per-partition :class:`models.engine.AccountEngine`, alerts/actions/link updates sent with
+  the batch, then (every ``state_flush_ms``, once the outputs are acknowledged: see
+  :mod:`streams.flush`) the state written once per key into the RocksDB table
   ``account-state``: per source partition one RocksDB write batch and a few changelog record
   batches to the same changelog partition.
 * ``distill-links`` (key link key: payment fingerprint, IP /24, template band ...) →
@@ -13,8 +14,9 @@ Topology (see README "Architecture"):
 * ``distill-feedback`` (key account_id, co-partitioned with requests) → verdicts and allowlist.
 * ``distill-control`` (compacted, read in full by every worker) → the live dry-run switch.
 
-Delivery is at-least-once: Faust acks a batch's events after the batch body returns, and
-flushes the producer (state changelog and outputs) before it commits offsets. Output ids
+Delivery is at-least-once: a batch's events are acked once the state they changed is written
+(the state flush), and Faust flushes the producer (state changelog and outputs) before it
+commits offsets. State is flushed before partitions are revoked and when the worker stops. Output ids
 are deterministic, so a replay after a crash re-sends the same ids. The consumer is Faust's,
 less its per-record task bookkeeping (:class:`_EagerDeliveryConsumer`).
 """
@@ -22,6 +24,7 @@ less its per-record task bookkeeping (:class:`_EagerDeliveryConsumer`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -45,6 +48,7 @@ from models.policy import Policy
 from streams import rocksdb_options
 from streams.batching import take_batches
 from streams.cursors import CursorBatch, Gap, OffsetCursors, cursor_key, parse_cursor, splice
+from streams.flush import StateFlush
 from streams.gapfill import GapFiller
 from streams.heap import settle_heap
 from streams.lag import EndOffsets, partition_lag
@@ -82,10 +86,8 @@ class Distillguard:
     events_since_snapshot: dict[int, int] = field(default_factory=dict)
     cursors: dict[str, OffsetCursors] = field(default_factory=dict)
     heap_settled: bool = False  #: long-lived objects frozen once the worker was first ready
-    #: table kind -> held by a batch of an agent writing that table, from processing to its
-    #: state write (requests and feedback both write account state; see ``process_batch``)
-    state_locks: dict[str, asyncio.Lock] = field(
-        default_factory=lambda: {"account": asyncio.Lock(), "cluster": asyncio.Lock()})
+    #: table kind -> its processed batches waiting for their state write (and its lock)
+    flushes: dict[str, StateFlush] = field(default_factory=dict)
 
     def ready(self) -> tuple[bool, str]:
         """Readiness: broker reachable, not rebalancing, tables recovered, partitions assigned."""
@@ -371,6 +373,27 @@ class _App(faust.App):
 
     eager_delivery: bool = True
     fetch_max_wait_ms: int | None = None  #: None: Faust's 1,500 ms
+    #: entered around Faust's handling of revoked partitions (``Distillguard`` writes the held
+    #: state first, while the partitions' stores are still open, and keeps batches out)
+    around_revoke: Any = None
+    #: awaited before Faust stops the consumer and the tables (the final state write)
+    before_stop: Any = None
+    final_write_timeout_s: float = 30.0
+
+    async def _on_partitions_revoked(self, revoked: Any) -> None:
+        if self.around_revoke is None or self.should_stop:
+            await super()._on_partitions_revoked(revoked)
+            return
+        async with self.around_revoke():
+            await super()._on_partitions_revoked(revoked)
+
+    async def on_stop(self) -> None:
+        if self.before_stop is not None:
+            try:  # bounded: a broker that is away must not hold the shutdown up
+                await asyncio.wait_for(self.before_stop(), self.final_write_timeout_s)
+            except Exception:  # noqa: BLE001 - the worker stops anyway; held events replay
+                log.exception("final state write failed; its events will be processed again")
+        await super().on_stop()
 
     def _new_transport(self) -> Any:
         transport = super()._new_transport()
@@ -517,37 +540,103 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
         dg.cursors[agent] = OffsetCursors(load, highwater=highwater)
         return dg.cursors[agent]
 
+    #: table kind -> the agents whose batches (and cursors) write it
+    table_agents = {"account": ("requests", "feedback"), "cluster": ("links",)}
+
+    def state_writer(kind: str, table: Any) -> Any:
+        async def write(last: dict[int, Any], counts: dict[int, int]) -> None:
+            """Write what the table's agents changed since the last write: the states, then
+            the cursors (same changelog partition: a cursor that reached the changelog means
+            the state it covers did too), then the models' snapshots that are due."""
+            t0 = time.perf_counter()
+            dirty = _merge(runtime.pop_dirty(kind),
+                           *(dg.cursors[a].pop_dirty() for a in table_agents[kind] if a in dg.cursors))
+            await _write_prepared(_prepare_state(table, dirty, last))
+            if kind == "account":
+                await _maybe_snapshot(dg, last, counts)
+            metrics.stage_latency.labels("state").observe(time.perf_counter() - t0)
+        return write
+
+    for kind, table in tables.items():
+        dg.flushes[kind] = StateFlush(kind, settings.state_flush_ms / 1000, settings.state_flush_max_events,
+                                      write=state_writer(kind, table), delivered=_delivered)
+
+    async def flush_state(kind: str) -> bool:
+        """Write the table's held state (its lock held by the caller); False when outputs were
+        not delivered (the app crashes)."""
+        try:
+            await dg.flushes[kind].flush()
+        except OutputsNotDelivered as exc:
+            # Neither the held batches' state nor their offsets may be kept: stop the worker,
+            # so that it (or the group) restarts from the last committed offsets.
+            await app.crash(exc)
+            return False
+        return True
+
+    @contextlib.asynccontextmanager
+    async def settled_state() -> Any:
+        """Every table's held state written, and no batch running, while the body runs."""
+        async with contextlib.AsyncExitStack() as stack:
+            for kind in sorted(dg.flushes):  # one order: two callers never deadlock
+                await stack.enter_async_context(dg.flushes[kind].lock)
+                await flush_state(kind)
+            yield
+
+    async def final_state() -> None:
+        """The last state write of a stopping worker; no batch runs after it (its locks are
+        kept): what arrives later is not acknowledged, so it is processed again after a
+        restart."""
+        for kind in sorted(dg.flushes):
+            await dg.flushes[kind].lock.acquire()
+            await flush_state(kind)
+
+    app.around_revoke = settled_state
+    app.before_stop = final_state
+
     async def run_batches(stream: Any, process: Any, table: Any, kind: str, agent: str) -> None:
         within = settings.batch_within_ms / 1000
         cursors = cursors_for(agent, table)
         dg.streams[agent] = stream
         async for events in take_batches(stream, settings.batch_size, within,
                                          close_when_caught_up=settings.batch_when_caught_up,
-                                         min_fill_s=settings.batch_min_fill_ms / 1000):
+                                         min_fill_s=settings.batch_min_fill_ms / 1000, ack=False):
             dg.batch_active[agent] = True
             try:
-                if not await process_batch(events, process, table, kind, agent, cursors):
+                if not await process_batch(stream, events, process, kind, agent, cursors):
                     return  # the worker is stopping (outputs not delivered)
             finally:
                 dg.batch_active[agent] = False
 
-    async def process_batch(events: list[Any], process: Any, table: Any, kind: str, agent: str,
+    async def process_batch(stream: Any, events: list[Any], process: Any, kind: str, agent: str,
                             cursors: OffsetCursors) -> bool:
-        """One batch: gaps filled, replays skipped, processed, outputs delivered, then state
-        and cursors written. False when the outputs were not delivered (the app crashes).
+        """One batch: gaps filled, replays skipped, processed, outputs sent, then held for the
+        table's next state write (made now if it is due). False when outputs were not
+        delivered (the app crashes).
 
-        Batches of agents that write the same table run one at a time, from processing to
-        their state write. The requests and feedback agents share the account states in
-        memory: a verdict applied while a requests batch waited for its outputs to be
-        acknowledged was written at once (a verdict has no outputs to wait for), and then
-        overwritten by the requests batch's state, encoded before the verdict (the account
-        lost its verdict on its next read from RocksDB); and it carried that batch's effects
-        into the changelog ahead of the batch's cursor (replayed after a crash, counted twice).
+        Batches of agents that write the same table, and that table's state writes, run one
+        at a time. The requests and feedback agents share the account states in memory: a
+        verdict applied while a requests batch waited for its outputs to be acknowledged was
+        written at once (a verdict has no outputs to wait for), and then overwritten by the
+        requests batch's state, encoded before the verdict (the account lost its verdict on
+        its next read from RocksDB); and it carried that batch's effects into the changelog
+        ahead of the batch's cursor (replayed after a crash, counted twice).
         """
-        async with dg.state_locks[kind]:
-            return await _process_batch(events, process, table, kind, agent, cursors)
+        flush = dg.flushes[kind]
+        async with flush.lock:
+            # Events fetched before a rebalance that reached the agent after it: their state
+            # went with the revoked partitions; not acknowledged, they come again from the
+            # committed offsets of whoever owns their partitions now.
+            generation = app.consumer_generation_id
+            events = [e for e in events if e.message.generation_id == generation]
+            if not events:
+                return True
+            if not await _process_batch(stream, events, process, kind, agent, cursors):
+                return False
+            if flush.due():
+                return await flush_state(kind)
+            return True
 
-    async def _process_batch(events: list[Any], process: Any, table: Any, kind: str, agent: str,
+    async def _process_batch(stream: Any, events: list[Any], process: Any, kind: str, agent: str,
                              cursors: OffsetCursors) -> bool:
         if agent == "requests":
             _observe_queued(metrics, events)
@@ -559,36 +648,17 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
         _count_skipped(dg, agent, batch)
         records = batch.records
         out = process(records)
-        last = {e.message.partition: e for e in events}
         t0 = time.perf_counter()
         futs = await send_outputs(out)
-        t1 = time.perf_counter()
-        # While the outputs travel: encode the state (no side effect yet). The cursors after
-        # the state keys (same changelog partition): a cursor that reached the changelog
-        # means the state it covers did too.
-        state = (_prepare_state(table, _merge(runtime.pop_dirty(kind), cursors.pop_dirty()), last)
-                 if table is not None else None)
-        t2 = time.perf_counter()
-        try:
-            await _delivered(futs)  # acknowledged before the state that counts them is written
-        except OutputsNotDelivered as exc:
-            # Neither state nor offsets of this batch may be kept: stop the worker, so that
-            # it (or the group) restarts from the last committed offsets.
-            await app.crash(exc)
-            return False
-        t3 = time.perf_counter()
-        metrics.stage_latency.labels("emit").observe((t1 - t0) + (t3 - t2))
-        if state is not None:
-            await _write_prepared(state)
-            if kind == "account":
-                await _maybe_snapshot(dg, last, records)
-            metrics.stage_latency.labels("state").observe(time.perf_counter() - t3 + (t2 - t1))
+        metrics.stage_latency.labels("emit").observe(time.perf_counter() - t0)
+        # Acknowledged before the state that counts them is written (at the state flush).
+        dg.flushes[kind].hold(stream, events, futs)
         if agent == "requests":  # not feedback: its offsets are another topic's
             metrics.events.inc(out.events)
             metrics.stage_latency.labels("decode").observe(out.decode_s)
             metrics.stage_latency.labels("engine").observe(out.engine_s)
-            for partition, event in last.items():
-                dg.last_offsets[partition] = event.message.offset
+            for event in events:
+                dg.last_offsets[event.message.partition] = event.message.offset
         elif kind == "cluster":
             metrics.link_updates.inc(out.events)
         return True
@@ -609,7 +679,14 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
     @app.on_partitions_assigned.connect
     async def forget_partitions(_app: Any, *_: Any, **__: Any) -> None:
         # State follows partitions: drop every in-memory engine and cursor, re-read from
-        # RocksDB on demand (before the new assignment, and again once it is known).
+        # RocksDB on demand (before the new assignment, and again once it is known). The
+        # held state was written before the revoke (``settled_state``); batches held since
+        # changed only the engines dropped here: their events are not acknowledged.
+        for flush in dg.flushes.values():
+            dropped = flush.forget()
+            if dropped:
+                log.info("rebalance: %d %s events processed since the revoke will be processed "
+                         "again", dropped, flush.kind)
         runtime.drop_partitions()
         for cursors in dg.cursors.values():
             cursors.forget()
@@ -629,6 +706,16 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
         await _unstall(dg, ends, ok)
         for kind, engines in (("account", runtime.accounts), ("cluster", runtime.clusters)):
             metrics.table_keys.labels(kind).set(sum(e.cached_keys() for e in engines.values()))
+
+    @app.timer(interval=max(0.05, settings.state_flush_ms / 4000))
+    async def flush_idle_state() -> None:
+        # The agents write their held state when a batch finds it due; this writes it when
+        # no batch comes (quiet traffic), so that acks and commits do not wait for traffic.
+        for kind, flush in dg.flushes.items():
+            if flush.due() and not flush.lock.locked():
+                async with flush.lock:
+                    if flush.due():
+                        await flush_state(kind)
 
     @app.task
     async def follow_control() -> None:
@@ -689,11 +776,9 @@ def _await_chain(obj: Any, limit: int = 40) -> list[str]:
     return out or ["(no frames)"]
 
 
-async def _maybe_snapshot(dg: Distillguard, last: dict[int, Any], records: Sequence[InputRecord]) -> None:
-    """Snapshot each partition's River models every ``model_snapshot_every`` events."""
-    counts: dict[int, int] = {}
-    for rec in records:
-        counts[rec.partition] = counts.get(rec.partition, 0) + 1
+async def _maybe_snapshot(dg: Distillguard, last: dict[int, Any], counts: dict[int, int]) -> None:
+    """Snapshot each partition's River models every ``model_snapshot_every`` events
+    (``counts``: events written per partition since the last call)."""
     snaps: dict[int, dict[str, bytes]] = {}
     for partition, n in counts.items():
         seen = dg.events_since_snapshot.get(partition, 0) + n

@@ -12,8 +12,10 @@ under load a batch holds what arrived while the previous one was processed, so t
 per-batch costs (acknowledgements, changelog batches) are still spread over many events.
 ``within`` stays the upper bound on a batch's wait, ``max_`` on its size.
 
-Acknowledgement is Faust's: the batch's events are acked after the consumer of the generator
-asked for the next batch (its body returned), as in ``take_events``.
+Acknowledgement is Faust's by default: the batch's events are acked after the consumer of the
+generator asked for the next batch (its body returned), as in ``take_events``. With
+``ack=False`` the consumer acks them itself (the worker acks a batch's events only once its
+state is written: :mod:`streams.flush`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ __all__ = ["take_batches"]
 
 
 def take_batches(stream: Any, max_: int, within_s: float, *, close_when_caught_up: bool = True,
-                 min_fill_s: float = 0.0) -> AsyncGenerator[list[Any], None]:
+                 min_fill_s: float = 0.0, ack: bool = True) -> AsyncGenerator[list[Any], None]:
     """Yield lists of at most ``max_`` events of ``stream`` (a Faust ``Stream``).
 
     A batch closes when it is full, when ``within_s`` seconds passed since the previous one
@@ -36,11 +38,13 @@ def take_batches(stream: Any, max_: int, within_s: float, *, close_when_caught_u
     after an event was added and the batch's first event is at least ``min_fill_s`` old.
     ``min_fill_s`` keeps a busy worker from handing over batches of a few events, each paying
     the fixed per-batch costs: near saturation that cost more capacity than it saved latency.
-    With ``close_when_caught_up=False`` this is Faust's ``take_events``. The generator is
+    With ``close_when_caught_up=False`` this is Faust's ``take_events``. With ``ack=False`` a
+    batch's events are not acknowledged here, whether its body returned or raised: the caller
+    acks each with ``stream.ack(event)`` once it is done with it. The generator is
     registered with the stream, as Faust registers its own, so that stopping the stream
     finalizes it.
     """
-    agen = _take_batches(stream, max_, within_s, close_when_caught_up, min_fill_s)
+    agen = _take_batches(stream, max_, within_s, close_when_caught_up, min_fill_s, ack)
     active = getattr(stream, "_active_agens", None)
     if active is not None:
         active.add(agen)
@@ -48,7 +52,7 @@ def take_batches(stream: Any, max_: int, within_s: float, *, close_when_caught_u
 
 
 async def _take_batches(stream: Any, max_: int, within_s: float, close_when_caught_up: bool,
-                        min_fill_s: float) -> AsyncGenerator[list[Any], None]:
+                        min_fill_s: float, ack: bool) -> AsyncGenerator[list[Any], None]:
     loop = asyncio.get_running_loop()
     events: list[Any] = []
     event_add = events.append
@@ -93,7 +97,7 @@ async def _take_batches(stream: Any, max_: int, within_s: float, close_when_caug
             await stream.crash(exc)
         return value
 
-    stream.enable_acks = False  # acked below, once the batch was consumed
+    stream.enable_acks = False  # acked below once the batch was consumed, or by the caller
     stream.add_processor(add_to_buffer)
     stream._enable_passive(channel_it)  # the stream is drained in the background
     try:
@@ -112,8 +116,9 @@ async def _take_batches(stream: Any, max_: int, within_s: float, close_when_caug
             finally:
                 events.clear()
                 ready.clear()
-                for event in batch:
-                    await stream.ack(event)
+                if ack:
+                    for event in batch:
+                        await stream.ack(event)
                 notify(consuming)
                 consumed.set()
     finally:

@@ -8,6 +8,7 @@ live worker kept the right state in memory, so the loss showed only on the next 
 RocksDB: after a restart, the account was no longer allowlisted. The feedback agent's records
 also counted as requests in ``distillguard_events_total`` and set the requests partitions'
 last offsets, so the lag gauge showed the llm-requests log end minus a feedback offset.
+A graceful stop writes the held state and commits every offset (streams.flush).
 """
 
 from __future__ import annotations
@@ -78,7 +79,9 @@ def send_paced(dep: Deployment, records: list[tuple[float, str, bytes, bytes]]) 
 
 
 def test_verdicts_amid_requests_are_still_there_after_a_restart(deployment_factory) -> None:
-    dep: Deployment = deployment_factory(DISTILLGUARD_GROUP_INSTANCE_ID="worker-0")
+    # State held for the whole run: only the stop's final write can save it.
+    dep: Deployment = deployment_factory(DISTILLGUARD_GROUP_INSTANCE_ID="worker-0",
+                                         DISTILLGUARD_STATE_FLUSH_MS="600000")
     worker = dep.start(index=0)
     worker.wait_ready()
     records, targets = traffic()
@@ -108,8 +111,15 @@ def test_verdicts_amid_requests_are_still_there_after_a_restart(deployment_facto
         assert time.monotonic() < deadline, lag
         time.sleep(0.5)
 
-    worker.stop()  # graceful: what it processed is committed and written
+    worker.stop()  # graceful: what it processed is written, then committed
     again = dep.start(index=0, port=worker.port)
     again.wait_ready()
     # read back from RocksDB (a new process has nothing in memory)
     assert sorted(allowlisted(again)) == sorted(targets)
+    # Every offset was committed at the stop: the new process neither processes nor skips
+    # a single record (held state not written at the stop would show as records processed
+    # again; written but uncommitted offsets, as replays skipped).
+    time.sleep(3)
+    metrics = scrape_metrics(again)
+    assert events_total(again) == 0
+    assert not any(v for k, v in metrics.items() if k.startswith("distillguard_records_skipped")), metrics

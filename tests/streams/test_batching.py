@@ -18,12 +18,22 @@ from streams.batching import take_batches
 
 
 async def _collect(feed: Any, expected: int, *, max_: int, within_s: float,
-                   caught_up: bool = True, min_fill_s: float = 0.0) -> list[tuple[float, list[int]]]:
-    """Run ``feed(put)`` beside a batched stream; (seconds since start, values) per batch."""
+                   caught_up: bool = True, min_fill_s: float = 0.0, ack: bool = True,
+                   acked: list[int] | None = None) -> list[tuple[float, list[int]]]:
+    """Run ``feed(put)`` beside a batched stream; (seconds since start, values) per batch.
+    ``acked`` collects the values of the events the generator acknowledged."""
     app = faust.App("test-batching", store="memory://", web_enabled=False, autodiscover=False)
     app.flow_control.resume()  # as a started worker's: the stream skips events otherwise
     channel = app.channel()
     stream = app.stream(channel)
+    if acked is not None:
+        faust_ack = stream.ack
+
+        async def recording_ack(event: Any) -> bool:
+            acked.append(event.value)
+            return await faust_ack(event)
+
+        stream.ack = recording_ack
 
     async def put(i: int) -> None:
         msg = Message("t", 0, i, time.time(), 0, [], None, i, None,
@@ -36,7 +46,7 @@ async def _collect(feed: Any, expected: int, *, max_: int, within_s: float,
 
     async def consume() -> None:
         async for batch in take_batches(stream, max_, within_s, close_when_caught_up=caught_up,
-                                      min_fill_s=min_fill_s):
+                                      min_fill_s=min_fill_s, ack=ack):
             batches.append((time.monotonic() - t0, [e.value for e in batch]))
             if sum(len(b) for _, b in batches) >= expected:
                 break
@@ -95,3 +105,20 @@ def test_a_caught_up_batch_waits_for_its_minimum_fill_then_takes_what_came_meanw
     batches = asyncio.run(_collect(feed, 2, max_=100, within_s=5.0, min_fill_s=0.5))
     assert [values for _, values in batches] == [[0, 1]]
     assert 0.5 <= batches[0][0] < 1.5  # at the minimum fill (0.1 + 0.5 s), not the 5 s bound
+
+
+def test_a_batch_is_acked_once_consumed_unless_the_caller_acks_it() -> None:
+    async def feed(put: Any) -> None:
+        await asyncio.sleep(0.1)
+        for i in range(5):
+            await put(i)
+        await asyncio.sleep(0.3)
+        await put(5)  # a second batch
+
+    acked: list[int] = []
+    asyncio.run(_collect(feed, 6, max_=100, within_s=5.0, acked=acked))
+    assert acked == list(range(6))  # each batch once its body returned (or was left)
+
+    acked = []
+    batches = asyncio.run(_collect(feed, 6, max_=100, within_s=5.0, ack=False, acked=acked))
+    assert [v for _, values in batches for v in values] == list(range(6)) and acked == []
