@@ -71,7 +71,7 @@ class Settings(BaseSettings):
         10, ge=0, description="a caught-up batch closes only once its first event is this old, ms: "
         "a busy worker hands over batches of at least this much traffic, not of a few events")
     state_flush_ms: int = Field(
-        500, ge=0, description="how long processed events wait for their state write, ms: a "
+        1000, ge=0, description="how long processed events wait for their state write, ms: a "
         "table's dirty state is written once for the batches of this interval, and their events "
         "are acknowledged (committable) after that write; 0: written after every batch")
     state_flush_max_events: int = Field(
