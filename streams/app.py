@@ -706,6 +706,7 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
         await _unstall(dg, ends, ok)
         for kind, engines in (("account", runtime.accounts), ("cluster", runtime.clusters)):
             metrics.table_keys.labels(kind).set(sum(e.cached_keys() for e in engines.values()))
+            metrics.state_held.labels(kind).set(dg.flushes[kind].held_events)
 
     @app.timer(interval=max(0.05, settings.state_flush_ms / 4000))
     async def flush_idle_state() -> None:

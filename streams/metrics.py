@@ -29,12 +29,15 @@ class Metrics:
         self.alerts = Counter("distillguard_alerts", "Alerts emitted", ["campaign", "severity"], registry=r)
         self.actions = Counter("distillguard_actions", "Enforcement actions emitted", ["action"], registry=r)
         self.lag = Gauge("distillguard_lag_events", "Consumer lag of llm-requests", ["partition"], registry=r)
-        self.stage_latency = Histogram("distillguard_stage_latency_seconds", "Per-batch stage time",
+        self.stage_latency = Histogram("distillguard_stage_latency_seconds",
+                                       "Stage time per batch (state: per state write)",
                                        ["stage"], buckets=_STAGE_BUCKETS, registry=r)
         self.alert_latency = Histogram("distillguard_alert_latency_seconds",
                                        "From the event's Kafka timestamp to its alert's emission",
                                        buckets=_ALERT_BUCKETS, registry=r)
         self.table_keys = Gauge("distillguard_table_keys", "Keys cached per table", ["table"], registry=r)
+        self.state_held = Gauge("distillguard_state_held_events", "Processed events waiting for "
+                                "their table's state write (not yet acknowledged)", ["table"], registry=r)
         self.offset_gaps = Counter(
             "distillguard_offset_gaps", "Offset ranges not delivered by the consumer: read from the "
             "topic (refilled), not in it (absent), or sought back to when no later record came (sought)", ["agent", "outcome"], registry=r)

@@ -20,6 +20,7 @@ METRICS = {
     "distillguard_stage_latency_seconds_bucket": {"stage", "le"},
     "distillguard_alert_latency_seconds_bucket": {"le"},
     "distillguard_table_keys": {"table"},
+    "distillguard_state_held_events": {"table"},
     "distillguard_gc_pause_seconds_bucket": {"generation", "le"},
     "distillguard_gc_pause_seconds_count": {"generation"},
 }
@@ -133,6 +134,7 @@ def test_required_panels(dashboard):
     assert has(r"by \(campaign\) \(rate\(distillguard_alerts_total")
     assert has(r"by \(action\) \(rate\(distillguard_actions_total")
     assert has(r"by \(table\) \(distillguard_table_keys")
+    assert has(r"by \(table\) \(distillguard_state_held_events")
     for metric in ("distillguard_stage_latency_seconds_bucket", "distillguard_alert_latency_seconds_bucket"):
         quantiles = {
             float(m.group(1))

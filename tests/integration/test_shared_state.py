@@ -111,6 +111,13 @@ def test_verdicts_amid_requests_are_still_there_after_a_restart(deployment_facto
         assert time.monotonic() < deadline, lag
         time.sleep(0.5)
 
+    # nothing written yet: every request and verdict waits for the account table's write
+    key = 'distillguard_state_held_events{table="account"}'
+    deadline = time.monotonic() + 15
+    while scrape_metrics(worker).get(key) != requests + TARGETS:  # sampled every 2 s
+        assert time.monotonic() < deadline, scrape_metrics(worker).get(key)
+        time.sleep(0.5)
+
     worker.stop()  # graceful: what it processed is written, then committed
     again = dep.start(index=0, port=worker.port)
     again.wait_ready()
