@@ -512,7 +512,7 @@ class Topology:
         t_ready = None
         n_ready = 0
         cpu_ready = 0.0
-        cpu_first: float | None = None  # at the first sample with an event processed
+        cpu_idle: float | None = None  # at the last sample with no event processed yet
         samples: list[tuple[float, int]] = []
         while True:
             self.check_alive()
@@ -523,8 +523,8 @@ class Topology:
             n = int(totals.get("distillguard_events_total", 0))
             now = time.perf_counter()
             samples.append((now, n))
-            if cpu_first is None and n > 0:
-                cpu_first = self.cpu_s()
+            if n == 0:
+                cpu_idle = self.cpu_s()
             if t_ready is None and self.all_ready():
                 t_ready, n_ready, cpu_ready = now, n, self.cpu_s()
             if n >= expected and t_ready is not None and self.links_pending(totals) == 0:
@@ -535,10 +535,13 @@ class Topology:
             time.sleep(0.5)
         t_done, cpu_done = time.perf_counter(), self.cpu_s()
         if n_ready > 0.7 * expected:  # it was mostly done before the group settled: use the whole run
-            first = next((t, k) for t, k in samples if k > 0)
-            t_ready, n_ready = first
+            # From the last sample before the first event was processed: a short run can be
+            # processed whole between two polls, and starting at the first sample that saw an
+            # event would then count no event at all. The rate is at most one poll (0.5 s) low.
+            idle = [(t, k) for t, k in samples if k == 0]
+            t_ready, n_ready = idle[-1] if idle else samples[0]
             # CPU from that sample (start-up, imports and the group's first rebalance before it)
-            cpu_ready = cpu_first or 0.0
+            cpu_ready = cpu_idle if cpu_idle is not None else 0.0
         done = n - n_ready
         return Phase("distillguard workers (full topology)", done, t_done - t_ready,
                      {"cpu_s": cpu_done - cpu_ready, "processed_before_ready": n_ready})
