@@ -21,6 +21,7 @@ state is written: :mod:`streams.flush`).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -54,75 +55,103 @@ def take_batches(stream: Any, max_: int, within_s: float, *, close_when_caught_u
 async def _take_batches(stream: Any, max_: int, within_s: float, close_when_caught_up: bool,
                         min_fill_s: float, ack: bool) -> AsyncGenerator[list[Any], None]:
     loop = asyncio.get_running_loop()
-    events: list[Any] = []
-    event_add = events.append
-    ready = asyncio.Event()  # full, or caught up: hand the batch over without waiting
-    consumed = asyncio.Event()
-    consuming: asyncio.Future[None] | None = None
-    enable_acks = stream.enable_acks
-    queue_empty = stream.channel.queue.empty if close_when_caught_up else None
-    channel_it = stream.channel.__aiter__()
-    first_at = 0.0  # loop time of the batch's first event
-    min_fill: asyncio.TimerHandle | None = None  # closes a caught-up batch once min_fill_s old
-
-    async def add_to_buffer(value: Any) -> Any:
-        # A Faust stream processor: runs for every event the stream reads, in its context.
-        nonlocal consuming, first_at, min_fill
+    take = _Intake(stream)
+    last = loop.time()  # when the previous batch was handed over
+    while not stream.should_stop:
+        events: list[Any] = []
         try:
-            if consuming is not None:  # a batch is being processed: hold this one back
-                try:
-                    await consuming
-                finally:
-                    consuming = None
-            event = stream.current_event
-            if event is None:
-                raise RuntimeError("take_batches found current_event is None")
-            event_add(event)
-            if len(events) == 1:
-                first_at = loop.time()
-            if len(events) >= max_:
-                ready.set()
-                consumed.clear()
-                await stream.wait(consumed)  # never more than max_ events in a batch
-            elif queue_empty is not None and queue_empty() and not ready.is_set():
-                wait = first_at + min_fill_s - loop.time()
+            take(events, max_)
+            if not events:  # idle: wait for the next event (or the stop)
+                if not await take.wait(events, within_s):
+                    last = loop.time()
+                    continue
+                take(events, max_ - len(events))
+            first_at = loop.time()
+            while len(events) < max_:
+                now = loop.time()
+                if close_when_caught_up and take.empty():
+                    # caught up: hand over once the first event is min_fill_s old, with what came
+                    wait = min(first_at + min_fill_s, last + within_s) - now
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                        take(events, max_ - len(events))
+                    break
+                wait = last + within_s - now
                 if wait <= 0:
-                    ready.set()
-                elif min_fill is None:
-                    min_fill = loop.call_later(wait, ready.set)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - as Faust's take_events: crash the stream
-            stream.log.exception("Error adding to batch: %r", exc)
-            await stream.crash(exc)
-        return value
+                    break
+                if take.empty() and not await take.wait(events, wait):
+                    break
+                take(events, max_ - len(events))
+        except StopAsyncIteration:
+            # Faust ends a channel's iteration so (its topic stopped): end as its stream ends,
+            # the batch being taken unprocessed and unacked (read again after a restart)
+            return
+        last = loop.time()
+        try:
+            yield events
+        finally:
+            if ack:
+                for event in events:
+                    await stream.ack(event)
 
-    stream.enable_acks = False  # acked below once the batch was consumed, or by the caller
-    stream.add_processor(add_to_buffer)
-    stream._enable_passive(channel_it)  # the stream is drained in the background
-    try:
-        while not stream.should_stop:
-            await stream.wait_for_stopped(ready, timeout=within_s)
-            if not events:
-                ready.clear()
-                continue
-            if min_fill is not None:
-                min_fill.cancel()
-                min_fill = None
-            consuming = loop.create_future()
-            batch = list(events)
-            try:
-                yield batch
-            finally:
-                events.clear()
-                ready.clear()
-                if ack:
-                    for event in batch:
-                        await stream.ack(event)
-                notify(consuming)
-                consumed.set()
-    finally:
-        if min_fill is not None:
-            min_fill.cancel()
-        stream.enable_acks = enable_acks
-        stream._processors.remove(add_to_buffer)
+
+class _Intake:
+    """Takes a Faust stream's events from its channel queue, doing per event what the
+    stream's own iteration does before a processor sees it (the consumer generation and flow
+    control check, the message tracking that Faust's commit and rebalance wait on), without
+    its per-event cost: a loop turn, a coroutine per processor, two sensor calls (~12 µs per
+    event here against ~1 for this). Events the stream would skip (fetched before a rebalance,
+    or while the flow is suspended) are acked as it acks them and not taken."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.app = stream.app
+        self.queue = stream.channel.queue
+        self.empty = self.queue.empty
+        self.acking_topics = self.app.topics.acking_topics
+        monitor = self.app.monitor
+        #: Faust's slow-processing check reads when each partition's stream last took an event
+        self.inbound: dict[Any, float] | None = monitor.stream_inbound_time if monitor is not None else None
+
+    def __call__(self, events: list[Any], room: int) -> None:
+        """Append up to ``room`` queued events to ``events`` (never waits)."""
+        get_nowait, empty, admit = self.queue.get_nowait, self.empty, self._admit
+        tps: set[Any] = set()
+        while room > 0 and not empty():
+            event = get_nowait()  # raises what was thrown into the channel, as the stream does
+            if admit(event):
+                tps.add(event.message.tp)
+                events.append(event)
+                room -= 1
+        self._seen(tps)
+
+    async def wait(self, events: list[Any], timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for one event and append it; False on timeout, at the
+        stream's stop, or when the event was skipped."""
+        res = await self.stream.wait_first(self.queue.get(), timeout=max(timeout_s, 0.0))
+        if res.stopped or not res.done:
+            return False
+        event = res.results[0]
+        if not self._admit(event):
+            return False
+        events.append(event)
+        self._seen({event.message.tp})
+        return True
+
+    def _admit(self, event: Any) -> bool:
+        app, message = self.app, event.message
+        if not app.flow_control.is_active() or message.generation_id != app.consumer_generation_id:
+            if event.ack():  # acked unprocessed, as Faust's stream acks the events it skips
+                self.stream._on_message_out(message.tp, message.offset, message)
+            return False
+        if message.topic in self.acking_topics and not message.tracked:
+            message.tracked = True
+            app.consumer.unacked.add(message)
+            self.stream._on_message_in(message.tp, message.offset, message)
+        return True
+
+    def _seen(self, tps: set[Any]) -> None:
+        if self.inbound is not None and tps:
+            now = time.monotonic()
+            for tp in tps:
+                self.inbound[tp] = now

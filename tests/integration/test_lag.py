@@ -43,11 +43,12 @@ def _produce_counted(dep: Deployment, records: list[tuple[bytes, bytes]], acked:
 
 def test_lag_gauge_sees_the_whole_backlog_while_it_grows(deployment_factory) -> None:
     dep: Deployment = deployment_factory(partitions=2)
-    # 60,000 records waiting when the worker starts (its first fetches take ~16 MiB of them),
-    # then 24,000 more while it works through them: the worker (~8,000 events/s here) is
+    # 120,000 records waiting when the worker starts (its first fetches take ~16 MiB of them),
+    # then 36,000 more while it works through them: the worker (8,000-16,000 of these short
+    # events/s here; 60,000 were once all processed before the gauge's first refreshes) is
     # still far behind once the gauge has had its first refreshes
-    first = list(encode(workload(accounts=5000, windows=1, per_window=12, prefix="lag-a")))
-    more = list(encode(workload(accounts=2000, windows=1, per_window=12, prefix="lag-b")))
+    first = list(encode(workload(accounts=10_000, windows=1, per_window=12, prefix="lag-a")))
+    more = list(encode(workload(accounts=3000, windows=1, per_window=12, prefix="lag-b")))
     records = first + more
     produce(dep.bootstrap, dep.topics["requests"], first)
     acked: list[tuple[float, int]] = [(time.monotonic(), len(first))]

@@ -19,7 +19,15 @@ from tests.integration.test_faults import (
     produce_paced,
     workload,
 )
-from tests.integration.workers import Deployment, consume, encode, events_total, produce
+from tests.integration.workers import (
+    Deployment,
+    consume,
+    encode,
+    events_total,
+    produce,
+    scrape_metrics,
+    wait_processed,
+)
 
 pytestmark = pytest.mark.broker
 
@@ -102,3 +110,48 @@ def test_worker_joining_a_backlog_loses_no_record(deployment_factory) -> None:
     assert events_total(second) > 0, "the second worker took partitions and processed records"
     print(f"\nbacklog join after {joined_at:,} records: {events_total(first):,} + "
           f"{events_total(second):,} records processed of {len(events):,}")
+
+
+def test_state_held_at_a_join_is_written_before_the_partitions_move(deployment_factory) -> None:
+    """State still held when a worker joins is written, and its events committed, before the
+    partitions move: the new owner resumes every window sum and processes no record again.
+
+    The state write is held for the whole run (``DISTILLGUARD_STATE_FLUSH_MS``), so only the
+    write before the revoke can save the first worker's windows. Without it the joining worker
+    would read the moved partitions from their first offset and process those records again;
+    a revoked partition's held state is dropped, not written late by its old owner.
+    """
+    dep: Deployment = deployment_factory(partitions=4, DISTILLGUARD_OUTPUT_TOKENS_THRESHOLD=str(THRESHOLD),
+                                         DISTILLGUARD_STATE_FLUSH_MS="600000")
+    events = workload(accounts=40, windows=2, prefix="rv")  # 960 events, 80 volume alerts
+    expected = expected_volume_alerts(events)
+    assert len(expected) == 80
+    # The first window whole (40 alerts) and the second's first 5 events of each account:
+    # 5,000 tokens held per account, its crossing (the 10th event) comes after the join.
+    before_join = 480 + 5 * 40
+    produce(dep.bootstrap, dep.topics["requests"], list(encode(events[:before_join])))
+
+    first = dep.start(index=0)
+    first.wait_ready()
+    wait_processed([first], before_join)
+    key = 'distillguard_state_held_events{table="account"}'
+    deadline = time.monotonic() + 15
+    while scrape_metrics(first).get(key) != before_join:  # all of it held, sampled every 2 s
+        assert time.monotonic() < deadline, scrape_metrics(first).get(key)
+        time.sleep(0.5)
+
+    second = dep.start(index=1)
+    second.wait_ready()
+    produce(dep.bootstrap, dep.topics["requests"], list(encode(events[before_join:])))
+    alerts = consume(dep.bootstrap, dep.topics["alerts"], timeout_s=120,
+                     until=lambda got: {a["alert_id"] for a in got} >= set(expected))
+    assert first.proc.poll() is None and second.proc.poll() is None
+    assert_duplicates_identical(alerts)
+    got = {a["alert_id"]: (a["ts"], a["reasons"][0]["value"]) for a in alerts
+           if a["campaign"] == "anomalous_usage"}
+    assert got == expected  # the held window sums moved whole with their partitions
+    wait_processed([first, second], len(events))
+    time.sleep(3)  # anything processed twice would be counted by now
+    counts = (events_total(first), events_total(second))
+    assert counts[1] > 0, "the second worker took partitions and processed records"
+    assert sum(counts) == len(events), counts  # no record processed twice

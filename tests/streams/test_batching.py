@@ -122,3 +122,30 @@ def test_a_batch_is_acked_once_consumed_unless_the_caller_acks_it() -> None:
     acked = []
     batches = asyncio.run(_collect(feed, 6, max_=100, within_s=5.0, ack=False, acked=acked))
     assert [v for _, values in batches for v in values] == list(range(6)) and acked == []
+
+
+def test_events_of_an_earlier_consumer_generation_are_acked_and_never_handed_over() -> None:
+    """Records fetched before a rebalance (an older consumer generation) may belong to
+    partitions now owned by another worker: they are skipped, and acked so that they do not
+    hold back the partition's commit, as Faust's own stream does."""
+    app = faust.App("test-batching-gen", store="memory://", web_enabled=False, autodiscover=False)
+    app.flow_control.resume()
+    channel = app.channel()
+    stream = app.stream(channel)
+    stale = Message("t", 0, 0, time.time(), 0, [], None, 0, None,
+                    generation_id=app.consumer_generation_id - 1)
+    current = Message("t", 0, 1, time.time(), 0, [], None, 1, None,
+                      generation_id=app.consumer_generation_id)
+
+    async def run() -> list[list[int]]:
+        for msg in (stale, current):
+            await channel.put(app.create_event(None, msg.value, [], msg))
+        out = []
+        async for batch in take_batches(stream, 100, 1.0, ack=False):
+            out.append([e.value for e in batch])
+            break
+        await stream.stop()
+        return out
+
+    assert asyncio.run(asyncio.wait_for(run(), 20)) == [[1]]
+    assert stale.acked and not current.acked
