@@ -12,6 +12,13 @@ under load a batch holds what arrived while the previous one was processed, so t
 per-batch costs (acknowledgements, changelog batches) are still spread over many events.
 ``within`` stays the upper bound on a batch's wait, ``max_`` on its size.
 
+The events are taken from the stream's channel queue in bulk (:class:`_Intake`), not one at a
+time through the stream's iteration, which costs a loop turn, a processor coroutine and two
+sensor calls per event (~12 µs here, a tenth of the worker's CPU per event). What that
+iteration does before an event is used is done here too: events fetched before a rebalance
+or while the flow is suspended are skipped and acked, the others tracked as Faust's commit
+and rebalance expect.
+
 Acknowledgement is Faust's by default: the batch's events are acked after the consumer of the
 generator asked for the next batch (its body returned), as in ``take_events``. With
 ``ack=False`` the consumer acks them itself (the worker acks a batch's events only once its
@@ -32,7 +39,8 @@ __all__ = ["take_batches"]
 
 def take_batches(stream: Any, max_: int, within_s: float, *, close_when_caught_up: bool = True,
                  min_fill_s: float = 0.0, ack: bool = True) -> AsyncGenerator[list[Any], None]:
-    """Yield lists of at most ``max_`` events of ``stream`` (a Faust ``Stream``).
+    """Yield lists of at most ``max_`` events of ``stream`` (a Faust ``Stream``, never iterated
+    itself: the events come from its channel's queue).
 
     A batch closes when it is full, when ``within_s`` seconds passed since the previous one
     was handed over, or (``close_when_caught_up``) once the stream's input queue was empty
