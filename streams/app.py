@@ -894,12 +894,17 @@ async def _unstall(dg: Distillguard, ends: dict[tuple[str, int], int], ready: bo
     try:
         consumer = dg.app.consumer
         assigned = list(consumer.assignment())
+        # Idle means the whole worker: one fetch loop delivers every topic, so while one agent
+        # is behind (a full queue blocks the delivery) another agent's records wait unfetched
+        # with its queue empty, and are merely slow (an overloaded worker sought its idle
+        # links partitions every few seconds, and Faust's fetch loop once crashed on a seek).
+        idle = all(not dg.batch_active.get(a, False) and s.channel.queue.empty()
+                   for a, s in dg.streams.items())
         for agent, field_name in _AGENT_TOPICS.items():
             cursors, stream = dg.cursors.get(agent), dg.streams.get(agent)
             if cursors is None or stream is None:
                 continue
             topic = getattr(dg.settings, field_name)
-            idle = not dg.batch_active.get(agent, False) and stream.channel.queue.empty()
             for tp in assigned:
                 if tp.topic != topic:
                     continue
