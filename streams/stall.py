@@ -7,7 +7,9 @@ find such a hole when a later record of the partition arrives; when none does (t
 lost were the partition's last, seen in the failover test when traffic stopped right after a
 takeover), nothing would ever process them. :class:`StallWatch` names a partition whose
 cursor stayed behind the broker's log end, unchanged, over ``ticks`` consecutive checks while
-its agent had nothing to do (no batch running, an empty stream queue); the worker then seeks
+the worker had nothing to do (no agent with a batch running or events queued: one fetch loop
+delivers every topic, so an agent behind on its own topic leaves the others' records unfetched,
+slow but not lost); the worker then seeks
 Faust's consumer to the cursor (Faust's ``seek`` also resets the fetch loop's read offset),
 and the records come again. A record that was merely slow comes twice at worst: the cursors
 skip it as a replay.
