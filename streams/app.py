@@ -318,6 +318,9 @@ class _ConsumerThread(faust.transport.drivers.aiokafka.AIOKafkaConsumerThread):
         wait_ms = getattr(self.app, "fetch_max_wait_ms", None)
         if wait_ms is not None:
             consumer._fetch_max_wait_ms = wait_ms  # read by the fetcher aiokafka builds at start
+        min_bytes = getattr(self.app, "fetch_min_bytes", None)
+        if min_bytes is not None:
+            consumer._fetch_min_bytes = min_bytes
         return consumer
 
 
@@ -440,6 +443,7 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
     )
     app.eager_delivery = settings.eager_delivery  # before the transport exists (created lazily)
     app.fetch_max_wait_ms = settings.consumer_fetch_max_wait_ms
+    app.fetch_min_bytes = settings.consumer_fetch_min_bytes
     metrics = metrics or Metrics()
 
     raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}

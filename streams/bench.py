@@ -66,6 +66,8 @@ HEAVY_EVERY = 20
 THRESHOLD = 1_000_000
 #: light events carry at most this many output tokens, far below THRESHOLD per window
 LIGHT_TOKENS_MAX = 2_000
+#: the workers' timed stages (``distillguard_stage_latency_seconds``), reported per event
+STAGES = ("decode", "engine", "emit", "state")
 #: Faust batch settings shared by the noop agent and the workers (the worker's defaults)
 BATCH_SIZE = 2000
 BATCH_WITHIN_MS = 50
@@ -628,7 +630,6 @@ async def paced_latency(settings: Any, topo: Topology, pool: list[dict[str, Any]
     while not await asyncio.to_thread(topo.drained, warm) and time.monotonic() < deadline:
         topo.check_alive()
         await asyncio.sleep(0.25)
-    state_key = 'distillguard_stage_latency_seconds_sum{stage="state"}'
     totals0 = topo.totals()
     before = int(totals0.get("distillguard_events_total", 0))
     consumer = AIOKafkaConsumer(settings.alerts_topic, bootstrap_servers=settings.bootstrap_servers,
@@ -661,6 +662,7 @@ async def paced_latency(settings: Any, topo: Topology, pool: list[dict[str, Any]
     sent = 0
     t0 = time.perf_counter()
     cpu0 = topo.cpu_s()
+    gen_cpu0 = time.process_time()  # this process: the paced producer and the alert reader
     try:
         while sent < n_total:
             due = min(n_total, int((time.perf_counter() - t0) * rate) + 1)
@@ -675,6 +677,7 @@ async def paced_latency(settings: Any, topo: Topology, pool: list[dict[str, Any]
             await asyncio.sleep(0.002)
         await sender.flush()
         produce_s = time.perf_counter() - t0
+        gen_cpu_s = time.process_time() - gen_cpu0
         # overload (rate above what the workers sustain) drains at max_rate
         deadline = time.monotonic() + 30.0 + 2 * n_total / max(max_rate, 1.0)
         while not await asyncio.to_thread(topo.drained, before + n_total) and time.monotonic() < deadline:
@@ -692,14 +695,19 @@ async def paced_latency(settings: Any, topo: Topology, pool: list[dict[str, Any]
     waits.sort()
     totals1 = topo.totals()
     processed = int(totals1.get("distillguard_events_total", 0)) - before
-    state_s = totals1.get(state_key, 0.0) - totals0.get(state_key, 0.0)
+    stage_s = {stage: totals1.get(key, 0.0) - totals0.get(key, 0.0)
+               for stage, key in ((st, f'distillguard_stage_latency_seconds_sum{{stage="{st}"}}')
+                                  for st in STAGES)}
     return Phase(f"latency at {rate:,.0f} ev/s", sent, produce_s,
                  {"p50_ms": _pct(latencies, 50), "p99_ms": _pct(latencies, 99),
                   "wait_ms_p50": _pct(waits, 50), "wait_ms_p99": _pct(waits, 99),
                   "max_ms": latencies[-1] if latencies else None, "alerts": alerts,
                   "target_rate": rate, "processed": processed,
-                  "state_us_per_event": round(1e6 * state_s / processed, 1) if processed > 0 else None,
-                  "cpu_s": cpu1 - cpu0})
+                  **{f"{st}_us_per_event": round(1e6 * v / processed, 1) if processed > 0 else None
+                     for st, v in stage_s.items()},
+                  "cpu_s": cpu1 - cpu0,
+                  "cpu_us_per_event": round(1e6 * (cpu1 - cpu0) / processed, 1) if processed > 0 else None,
+                  "load_cpu_us_per_event": round(1e6 * gen_cpu_s / sent, 1) if sent else None})
 
 
 def _pct(sorted_vals: list[float], q: float) -> float | None:
@@ -818,13 +826,19 @@ def _summary(cfg: BenchConfig, phases: dict[str, Phase], rss_after: list[float],
         "latency_ms_p99": lat1.extra["p99_ms"] if lat1 else None,
         "latency_alerts": lat1.extra["alerts"] if lat1 else 0,
         "latency_wait_ms_p99": lat1.extra["wait_ms_p99"] if lat1 else None,
-        "latency_state_us_per_event": lat1.extra["state_us_per_event"] if lat1 else None,
+        **{f"latency_{st}_us_per_event": lat1.extra[f"{st}_us_per_event"] if lat1 else None for st in STAGES},
+        # the workers' CPU per event while paced, and the paced producer's (it shares the cores)
+        "latency_cpu_us_per_event": lat1.extra["cpu_us_per_event"] if lat1 else None,
+        "latency_load_cpu_us_per_event": lat1.extra["load_cpu_us_per_event"] if lat1 else None,
         "latency80_rate": lat2.extra["target_rate"] if lat2 else None,
         "latency80_ms_p50": lat2.extra["p50_ms"] if lat2 else None,
         "latency80_ms_p99": lat2.extra["p99_ms"] if lat2 else None,
         "latency80_alerts": lat2.extra["alerts"] if lat2 else 0,
         "latency80_wait_ms_p99": lat2.extra["wait_ms_p99"] if lat2 else None,
-        "latency80_state_us_per_event": lat2.extra["state_us_per_event"] if lat2 else None,
+        **{f"latency80_{st}_us_per_event": lat2.extra[f"{st}_us_per_event"] if lat2 else None for st in STAGES},
+        # the workers' CPU per event while paced, and the paced producer's (it shares the cores)
+        "latency80_cpu_us_per_event": lat2.extra["cpu_us_per_event"] if lat2 else None,
+        "latency80_load_cpu_us_per_event": lat2.extra["load_cpu_us_per_event"] if lat2 else None,
         "rss_mb": round(max(rss_after), 1),
         "rss_mb_per_worker": [round(r, 1) for r in rss_after],
         "rss_mb_end": [round(r, 1) for r in rss_end],
@@ -850,7 +864,14 @@ def _latency_note(res: dict[str, Any], prefix: str) -> str:
     wait = res.get(f"{prefix}_wait_ms_p99")
     note = "waiting p99 –" if wait is None else f"waiting to be taken up p99 {wait:,.1f} ms"
     state = res.get(f"{prefix}_state_us_per_event")
-    return note if state is None else f"{note}; state {state:,.1f} µs/ev"
+    if state is not None:
+        note += f"; state {state:,.1f} µs/ev"
+    cpu, load = res.get(f"{prefix}_cpu_us_per_event"), res.get(f"{prefix}_load_cpu_us_per_event")
+    if cpu is not None:
+        note += f"; worker CPU {cpu:,.1f} µs/ev"
+    if load is not None:
+        note += f", paced producer CPU {load:,.1f} µs/ev"
+    return note
 
 
 def gc_pauses(totals: dict[str, float]) -> dict[str, Any]:

@@ -113,6 +113,12 @@ class Settings(BaseSettings):
     consumer_fetch_max_wait_ms: int = Field(
         20, ge=1, le=1500, description="longest the broker holds a fetch with no new records, ms "
         "(Faust's 1,500: new records of one partition could wait behind a fetch of quiet ones)")
+    consumer_fetch_min_bytes: int = Field(
+        65_536, ge=1, le=1_048_576, description="bytes the broker gathers before it answers a fetch "
+        "(or the fetch wait passes, whichever is first). Kafka's default of 1 answers every fetch "
+        "as soon as one record is there: paced at 5,000 events/s the consumer thread then spent 23 % "
+        "of a core (46 µs per event) on small fetches, 10 % with 64 KiB; the cost is at most the "
+        "fetch wait of added latency when traffic is light")
     producer_batch_bytes: int = Field(
         1_000_000, ge=16_384, le=1_048_576, description="bytes per producer record batch (one "
         "partition): a batch's state changelog goes out in batches of this size, 1 to 3 per partition "

@@ -108,14 +108,16 @@ def test_while_suspended_or_with_eager_delivery_off_faust_s_path_is_taken(tmp_pa
 
 
 @pytest.mark.parametrize("eager", [True, False])
-def test_the_worker_consumer_holds_a_quiet_fetch_for_the_configured_wait_not_faust_1500_ms(
+def test_the_worker_consumer_holds_a_fetch_for_the_configured_wait_and_bytes_not_faust_defaults(
         tmp_path: Path, eager: bool) -> None:
     async def run() -> None:
-        dg = build_app(Settings(data_dir=tmp_path, eager_delivery=eager, consumer_fetch_max_wait_ms=25))
+        dg = build_app(Settings(data_dir=tmp_path, eager_delivery=eager, consumer_fetch_max_wait_ms=25,
+                                consumer_fetch_min_bytes=4096))
         consumer = dg.app.consumer
         aio = consumer._thread._create_worker_consumer(consumer.transport)
         try:
             assert aio._fetch_max_wait_ms == 25
+            assert aio._fetch_min_bytes == 4096
         finally:
             await aio.stop()
 
