@@ -52,7 +52,7 @@ from streams.flush import StateFlush
 from streams.gapfill import GapFiller
 from streams.heap import settle_heap
 from streams.lag import EndOffsets, partition_lag
-from streams.stall import StallWatch
+from streams.stall import StallWatch, worker_idle
 from streams.malloc import MallocTrimmer
 from streams.metrics import Metrics
 from streams.runtime import BatchOutput, InputRecord, Runtime, kafka_partition
@@ -898,12 +898,7 @@ async def _unstall(dg: Distillguard, ends: dict[tuple[str, int], int], ready: bo
     try:
         consumer = dg.app.consumer
         assigned = list(consumer.assignment())
-        # Idle means the whole worker: one fetch loop delivers every topic, so while one agent
-        # is behind (a full queue blocks the delivery) another agent's records wait unfetched
-        # with its queue empty, and are merely slow (an overloaded worker sought its idle
-        # links partitions every few seconds, and Faust's fetch loop once crashed on a seek).
-        idle = all(not dg.batch_active.get(a, False) and s.channel.queue.empty()
-                   for a, s in dg.streams.items())
+        idle = worker_idle(dg.batch_active, {a: st.channel.queue for a, st in dg.streams.items()})
         for agent, field_name in _AGENT_TOPICS.items():
             cursors, stream = dg.cursors.get(agent), dg.streams.get(agent)
             if cursors is None or stream is None:

@@ -19,9 +19,31 @@ Pure logic, no Kafka.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
+from typing import Any
 
-__all__ = ["StallWatch"]
+__all__ = ["StallWatch", "worker_idle"]
+
+
+def worker_idle(batch_active: Mapping[str, bool], queues: Mapping[str, Any]) -> bool:
+    """Whether the whole worker has nothing to do: no agent with a batch running and every
+    agent's stream queue (anything with ``empty()``) empty.
+
+    Not one agent alone: one fetch loop delivers every topic, so while the requests agent is
+    behind (its full queue blocks the delivery) the links records wait unfetched and the
+    links agent, with an empty queue, would look idle. An overloaded worker sought its links
+    partitions every few seconds that way, and Faust's fetch loop once crashed on such a seek.
+
+    >>> class Q:
+    ...     def __init__(self, n): self.n = n
+    ...     def empty(self): return self.n == 0
+    >>> worker_idle({"requests": False, "links": False}, {"requests": Q(0), "links": Q(0)})
+    True
+    >>> worker_idle({"requests": False, "links": False}, {"requests": Q(500), "links": Q(0)})
+    False
+    """
+    return (not any(batch_active.get(agent, False) for agent in queues)
+            and all(q.empty() for q in queues.values()))
 
 
 class StallWatch:
