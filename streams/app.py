@@ -665,6 +665,7 @@ def build_app(settings: Settings, *, metrics: Metrics | None = None) -> Distillg
                 dg.last_offsets[event.message.partition] = event.message.offset
         elif kind == "cluster":
             metrics.link_updates.inc(out.events)
+        metrics.last_batch.labels(agent).set(time.time())
         return True
 
     @app.agent(requests_t, name="score-requests")

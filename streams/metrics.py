@@ -48,6 +48,8 @@ class Metrics:
                                   "Garbage collections: how long each held the event loop",
                                   ["generation"], buckets=_STAGE_BUCKETS, registry=r)
         self.ready = Gauge("distillguard_ready", "1 when the worker is ready", registry=r)
+        self.last_batch = Gauge("distillguard_last_batch_timestamp_seconds", "Unix time the agent "
+                                "last finished a batch (processed, outputs sent)", ["agent"], registry=r)
 
     def render(self) -> bytes:
         """The exposition text for ``GET /metrics``."""

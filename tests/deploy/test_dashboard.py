@@ -23,6 +23,7 @@ METRICS = {
     "distillguard_state_held_events": {"table"},
     "distillguard_gc_pause_seconds_bucket": {"generation", "le"},
     "distillguard_gc_pause_seconds_count": {"generation"},
+    "distillguard_last_batch_timestamp_seconds": {"agent"},
 }
 TARGET_LABELS = {"instance", "job", "pod", "namespace"}
 PROMQL_WORDS = {

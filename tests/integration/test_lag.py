@@ -61,9 +61,13 @@ def test_lag_gauge_sees_the_whole_backlog_while_it_grows(deployment_factory) -> 
     samples: list[tuple[float, float, int]] = []  # (gauge, processed, acknowledged SETTLE_S before)
     t0 = time.monotonic()
     processed = 0.0
+    unfinished_at = time.time()  # the last scrape that still found records unprocessed
     while producer.is_alive() or processed < len(records):
         assert time.monotonic() - t0 < 240, samples[-5:]
+        scraped_at = time.time()
         lag, processed = _scrape(worker)
+        if processed < len(records):
+            unfinished_at = scraped_at
         now = time.monotonic()
         produced = max((n for t, n in acked if t <= now - SETTLE_S), default=0)
         if now >= judged_from:
@@ -84,3 +88,6 @@ def test_lag_gauge_sees_the_whole_backlog_while_it_grows(deployment_factory) -> 
         time.sleep(0.5)
     print(f"\nlag: {len(samples)} scrapes, {len(behind)} with > 5,000 records waiting; "
           f"peak gauge {max(s[0] for s in samples):,.0f}")
+    # and the requests agent's last batch is dated after the last scrape that saw work left
+    last = scrape_metrics(worker)['distillguard_last_batch_timestamp_seconds{agent="requests"}']
+    assert unfinished_at < last <= time.time(), (unfinished_at, last)

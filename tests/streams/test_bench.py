@@ -37,3 +37,8 @@ def test_bench_prints_a_table_then_one_json_line(kafka_bootstrap: str) -> None:
     assert 0 <= result["latency_wait_ms_p99"] <= result["latency_ms_p99"]
     # every processed event left account state to write
     assert result["state_us_per_event"] > 0 and result["latency_state_us_per_event"] > 0
+    # the paced runs report what the workers and the paced producer spent per event
+    assert result["latency_cpu_us_per_event"] > 0 and result["latency_load_cpu_us_per_event"] > 0
+    # the rate's interval ends at the workers' last batch, not at the poll that saw it: whatever
+    # it is, the workers cannot have used more CPU per second of it than the host has cores
+    assert result["events_per_s"] * result["cpu_s_per_event"] <= 1.1 * (os.cpu_count() or 1)
