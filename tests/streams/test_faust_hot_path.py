@@ -53,3 +53,27 @@ def test_the_worker_app_builds_faust_events_and_its_producer_uses_the_cheap_chec
     assert isinstance(event, app.conf.Event)
     assert (event.key, event.value, event.message, event.app) == (b"k", b"v", message, app)
     assert app.producer.buffer.wait_until_ebb.__qualname__.startswith("_cheap_ebb_check")
+
+
+def test_records_wait_for_the_conductor_while_it_rebuilds_its_callbacks_and_only_then(tmp_path: Path) -> None:
+    async def run() -> None:
+        dg = build_app(Settings(data_dir=tmp_path))
+        conductor = dg.app.topics
+        tp = ("llm-requests", 0)
+        seen: list[int] = []
+
+        async def callback(message: SimpleNamespace) -> str:
+            seen.append(message.offset)
+            return "delivered"
+
+        conductor._tp_to_callback[tp] = callback
+        assert await conductor.on_message(SimpleNamespace(tp=tp, offset=1)) == "delivered"
+        lock = conductor._tp_to_callback_lock
+        await lock.acquire()  # as _update_indices holds it across its awaits
+        pending = asyncio.ensure_future(conductor.on_message(SimpleNamespace(tp=tp, offset=2)))
+        await asyncio.sleep(0.05)
+        assert not pending.done() and seen == [1]  # held back while the map is rebuilt
+        lock.release()
+        assert await asyncio.wait_for(pending, 1.0) == "delivered" and seen == [1, 2]
+
+    asyncio.run(run())
