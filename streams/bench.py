@@ -2,20 +2,21 @@
 
 One run, one broker, one capture, measured in order so the phases never share the CPU:
 
-1. **capture** - ``--events`` request events over ``--accounts`` accounts, rendered from the
-   traffic simulator's events (real prompts, so the engine does its real work) with account,
-   ids, network fields and event time rewritten. Every ``HEAVY_EVERY``-th account sends one
-   event of ``threshold`` output tokens in some pass over the accounts, so a known fraction of
-   accounts raise a volume alert; engine alerts come on top. The default, 50 events for each
-   of 1,000 accounts, is near the simulator's own mix (about 80 per account in 12 hours);
-   ``--accounts 10000`` (5 each) makes every event one of an account's first requests, all
-   of whose text the engine reads: its costliest traffic.
+1. **capture** - ``--events`` request events of steady traffic (:func:`backlog`): ``--accounts``
+   accounts at a time, each sending ``events // accounts`` requests, new ones arriving at an
+   even rate, rendered from the traffic simulator's events (real prompts, so the engine does
+   its real work) with account, ids, network fields and event time rewritten. Each account
+   sends one event of ``threshold`` output tokens half-way through its life, so every account
+   raises a volume alert; engine alerts come on top. The default, 50 requests per account
+   over 1,000 accounts at a time, is near the simulator's own mix (about 80 per account in 12
+   hours); ``--accounts 10000`` (5 each) makes every event one of an account's first
+   requests, all of whose text the engine reads: its costliest traffic.
 2. **baseline** - a raw aiokafka consumer (no group) parsing each value with orjson.
 3. **faust noop** - a Faust agent that only parses, in Faust's own ``take_events`` batches
    (a subprocess, the same Faust settings as the worker).
 4. **topology** - ``--workers`` ``distillguard worker`` processes in one consumer group,
    started on the backlog; the rate is taken between the moment every worker is ready and
-   the moment ``distillguard_events_total`` adds up to the capture (from /metrics).
+   the workers' last batch once ``distillguard_events_total`` adds up to the capture.
 5. **latency** - paced traffic (``--rate`` events/s, then 80 % of the measured maximum) with
    each event's Kafka timestamp equal to its ``ts``; an alert's latency is the wall-clock time
    it is read from ``distill-alerts`` minus the ``ts`` of the event that triggered it
@@ -60,8 +61,6 @@ import orjson
 
 __all__ = ["BenchConfig", "run_bench", "bench_command"]
 
-#: one account in HEAVY_EVERY sends one over-threshold event (a volume alert) per pass
-HEAVY_EVERY = 20
 #: volume threshold (output tokens per account per window) the bench workers run with
 THRESHOLD = 1_000_000
 #: light events carry at most this many output tokens, far below THRESHOLD per window
@@ -146,27 +145,6 @@ def _render(tpl: dict[str, Any], prefix: str, u: int, j: int, heavy: bool) -> tu
     return acct.encode(), ev
 
 
-def synth(pool: list[dict[str, Any]], n: int, accounts: int, prefix: str, *,
-          ts0: int | None = None, step_ms: int = 1) -> Iterator[tuple[bytes, dict[str, Any]]]:
-    """``n`` events over ``accounts`` accounts, round robin; (key, event) with ``ts`` unset
-    when ``ts0`` is None (the paced producer stamps it).
-
-    Account ``i`` on pass ``c`` (``c = j // accounts``) is *heavy* when
-    ``(i + c) % HEAVY_EVERY == 0``: its event carries ``THRESHOLD`` output tokens and crosses the
-    volume threshold, so each pass alerts about ``1/HEAVY_EVERY`` of the accounts it touches
-    (an account alerts at most once per window).
-    """
-    rng = random.Random(len(prefix) * 7919 + accounts)
-    npool = len(pool)
-    for j in range(n):
-        i, c = j % accounts, j // accounts
-        key, ev = _render(pool[(j * 7 + rng.randrange(npool)) % npool], prefix, i, j,
-                          (i + c) % HEAVY_EVERY == 0)
-        if ts0 is not None:
-            ev["ts"] = ts0 + j * step_ms
-        yield key, ev
-
-
 #: requests of its current account each slot of a latency run sends before the clock starts
 #: (the engine reads the text of an account's first 8 in full)
 WARM_DEPTH = 10
@@ -177,7 +155,7 @@ def churn(pool: list[dict[str, Any]], n: int, slots: int, lifetime: int, prefix:
                                                 list[tuple[bytes, dict[str, Any]]]]:
     """Steady traffic for a latency run: (warm-up events, ``n`` paced events), ``ts`` unset.
 
-    ``slots`` accounts at a time, round robin, as in :func:`synth`; each account sends
+    ``slots`` accounts at a time, round robin; each account sends
     ``lifetime`` requests (a backlog account's count), then its slot passes to a new account.
     The slots are staggered (slot ``i`` starts ``i * lifetime // slots`` requests into its first
     account, whose last ``warm_depth`` of those are the warm-up), so new accounts, whose first
@@ -609,6 +587,30 @@ class _TickSender:
             raise RuntimeError(f"{len(self._errors)} paced records not delivered: {self._errors[0]}")
 
 
+def backlog(pool: list[dict[str, Any]], n: int, accounts: int, prefix: str,
+            ts0: int) -> list[tuple[bytes, dict[str, Any]]]:
+    """The backlog: ``n`` events of :func:`churn`'s steady traffic (``accounts`` at a time, each
+    sending ``n // accounts`` requests, new ones arriving at an even rate), its warm-up first,
+    stamped ``ts0`` + 1 ms apart.
+
+    The backlog's rate is timed from the moment the group is ready, by which a worker has
+    often processed half of it. Before 2026-12-04 it was round robin over ``accounts`` accounts
+    that were all new at once: the timed half held only their later requests (text sampled,
+    not read in full), so the maximum was read on cheaper traffic than the paced runs, which
+    have new accounts all along (engine ~25 µs per event over the whole backlog, ~15 µs over
+    the second half at 400 requests per account), and 80 % of it overstated what they sustain.
+    Now every stretch of the backlog has the paced runs' mix.
+    """
+    lifetime = max(1, n // max(1, accounts))
+    warm_n = len(churn(pool, 0, accounts, lifetime, prefix)[0])
+    depth = WARM_DEPTH if warm_n <= n else 0
+    warm, rest = churn(pool, n - (warm_n if depth else 0), accounts, lifetime, prefix, warm_depth=depth)
+    events = warm + rest
+    for k, (_, ev) in enumerate(events):
+        ev["ts"] = ts0 + k
+    return events
+
+
 def paced_events(cfg: BenchConfig, rate: float, accounts: int) -> int:
     """Events of a latency run at ``rate``: ``rate x latency_s``, and at least as many per
     account as the backlog sent each of its accounts."""
@@ -623,7 +625,7 @@ async def paced_latency(settings: Any, topo: Topology, pool: list[dict[str, Any]
     new ones arriving at an even rate, one alert per account half-way through its life. Its
     warm-up (the slots' current accounts, up to ``WARM_DEPTH`` requests each, stamped just
     before now) is processed before the clock starts. The alerts used to come from the
-    first ``HEAVY_EVERY`` passes over 1,000 accounts that were all new at once, so the p99
+    first 20 passes over 1,000 accounts that were all new at once, so the p99
     measured that start (every event among an account's first, text read in full) alone.
     The paced events are generated before the clock starts; each is stamped (``ts`` and
     Kafka timestamp) and serialised when it is due, every 2 ms.
@@ -763,7 +765,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
         pool = templates(seed=cfg.seed)
         ts0 = int(time.time() * 1000) - 3_600_000  # an hour ago, 1 ms apart
         produce_s = asyncio.run(produce_backlog(
-            bootstrap, settings.requests_topic, synth(pool, cfg.events, cfg.accounts, f"b{run}", ts0=ts0)))
+            bootstrap, settings.requests_topic, iter(backlog(pool, cfg.events, cfg.accounts, f"b{run}", ts0))))
         _log(f"produced {cfg.events:,} events over {cfg.accounts:,} accounts in {produce_s:.1f} s")
 
         phases["baseline"] = asyncio.run(baseline_consume(bootstrap, settings.requests_topic, cfg.events,

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from streams.bench import THRESHOLD, WARM_DEPTH, churn, synth
+from streams.bench import THRESHOLD, WARM_DEPTH, backlog, churn
 
 POOL = [{"prompt": f"prompt {i}", "output_tokens": 300, "model": "m"} for i in range(50)]
 
@@ -50,9 +50,33 @@ def test_new_accounts_and_alerts_are_spread_over_the_run(slots: int, lifetime: i
     assert abs(share - min(8, lifetime) / lifetime) < 0.25 * min(8, lifetime) / lifetime
 
 
-def test_backlog_traffic_is_unchanged_round_robin() -> None:
-    events = list(synth(POOL, 4000, 100, "b", ts0=1_000))
-    assert [ev["account_id"] for _, ev in events[:3]] == ["b-0", "b-1", "b-2"]
-    assert events[250][1]["account_id"] == "b-50" and events[250][1]["ts"] == 1_250
-    heavy = Counter(ev["account_id"] for _, ev in events if ev["output_tokens"] == THRESHOLD)
-    assert sum(heavy.values()) == 4000 // 20 and len(heavy) == 100  # one in HEAVY_EVERY per pass
+def test_the_backlog_has_the_paced_mix_in_every_stretch_and_exactly_its_events() -> None:
+    # the backlog is timed from the moment the group is ready, often half-way through it: its
+    # second half must cost what its first does (new accounts all along), as paced traffic
+    n, accounts = 20_000, 400
+    events = backlog(POOL, n, accounts, "b", ts0=1_000)
+    assert len(events) == n
+    assert [ev["ts"] for _, ev in events] == list(range(1_000, 1_000 + n))
+    assert len({ev["request_id"] for _, ev in events}) == n
+    seen: Counter[str] = Counter()
+    first_requests, heavy = [], []
+    for pos, (key, ev) in enumerate(events):
+        assert key == ev["account_id"].encode()
+        seen[ev["account_id"]] += 1
+        if seen[ev["account_id"]] <= 8:
+            first_requests.append(pos)
+        if ev["output_tokens"] == THRESHOLD:
+            heavy.append(pos)
+    assert max(seen.values()) <= n // accounts
+    # the second half (the part a from-ready timing sees) holds new accounts' first requests
+    # in the steady share, min(8, lifetime) of every lifetime requests, spread evenly; the old
+    # round-robin backlog had none there
+    lifetime, half = n // accounts, n // 2
+    late_first = [p - half for p in first_requests if p >= half]
+    assert abs(len(late_first) / half - 8 / lifetime) < 0.25 * 8 / lifetime, len(late_first)
+    counts = _deciles(half, late_first)
+    assert all(abs(c - len(late_first) / 10) <= len(late_first) / 30 + 2 for c in counts), counts
+    late_heavy = [p for p in heavy if p >= half]
+    assert abs(len(late_heavy) - half / lifetime) <= 0.1 * half / lifetime + 2, len(late_heavy)
+    # tiny runs (fewer events than the warm-up would take) still hold exactly their events
+    assert len(backlog(POOL, 50, 300, "s", ts0=0)) == 50
