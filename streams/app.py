@@ -412,6 +412,7 @@ class _App(faust.App):
     eager_delivery: bool = True
     fetch_max_wait_ms: int | None = None  #: None: Faust's 1,500 ms
     fetch_min_bytes: int | None = None  #: None: aiokafka's 1
+    _event_cls: Any = None  #: ``conf.Event``, read at the first record (see ``create_event``)
     #: entered around Faust's handling of revoked partitions (``Distillguard`` writes the held
     #: state first, while the partitions' stores are still open, and keeps batches out)
     around_revoke: Any = None
@@ -438,7 +439,7 @@ class _App(faust.App):
         """Faust's, without its settings lookup per record: ``conf.Event`` (the event class) is
         read once. Faust's ``self.conf.Event`` on every record was ~1.3-2.4 % of the worker's
         main thread (py-spy ``--gil``, paced and backlog)."""
-        cls = self.__dict__.get("_event_cls")
+        cls = self._event_cls
         if cls is None:
             cls = self._event_cls = self.conf.Event
         return cls(self, key, value, headers, message)

@@ -826,7 +826,6 @@ def _summary(cfg: BenchConfig, phases: dict[str, Phase], rss_after: list[float],
              hwm: list[float]) -> dict[str, Any]:
     full, base = phases["full"], phases["baseline"]
     noop = phases.get("noop")
-    lat1, lat2 = phases.get("lat1"), phases.get("lat2")
     events = cfg.events
     return {
         "events": events,
@@ -839,24 +838,8 @@ def _summary(cfg: BenchConfig, phases: dict[str, Phase], rss_after: list[float],
         "ratio": round(full.rate / base.rate, 4) if base.rate else None,
         "faust_noop_events_per_s": round(noop.rate, 1) if noop else None,
         "ratio_to_faust_noop": round(full.rate / noop.rate, 4) if noop and noop.rate else None,
-        "latency_rate": lat1.extra["target_rate"] if lat1 else None,
-        "latency_ms_p50": lat1.extra["p50_ms"] if lat1 else None,
-        "latency_ms_p99": lat1.extra["p99_ms"] if lat1 else None,
-        "latency_alerts": lat1.extra["alerts"] if lat1 else 0,
-        "latency_wait_ms_p99": lat1.extra["wait_ms_p99"] if lat1 else None,
-        **{f"latency_{st}_us_per_event": lat1.extra[f"{st}_us_per_event"] if lat1 else None for st in STAGES},
-        # the workers' CPU per event while paced, and the paced producer's (it shares the cores)
-        "latency_cpu_us_per_event": lat1.extra["cpu_us_per_event"] if lat1 else None,
-        "latency_load_cpu_us_per_event": lat1.extra["load_cpu_us_per_event"] if lat1 else None,
-        "latency80_rate": lat2.extra["target_rate"] if lat2 else None,
-        "latency80_ms_p50": lat2.extra["p50_ms"] if lat2 else None,
-        "latency80_ms_p99": lat2.extra["p99_ms"] if lat2 else None,
-        "latency80_alerts": lat2.extra["alerts"] if lat2 else 0,
-        "latency80_wait_ms_p99": lat2.extra["wait_ms_p99"] if lat2 else None,
-        **{f"latency80_{st}_us_per_event": lat2.extra[f"{st}_us_per_event"] if lat2 else None for st in STAGES},
-        # the workers' CPU per event while paced, and the paced producer's (it shares the cores)
-        "latency80_cpu_us_per_event": lat2.extra["cpu_us_per_event"] if lat2 else None,
-        "latency80_load_cpu_us_per_event": lat2.extra["load_cpu_us_per_event"] if lat2 else None,
+        **_latency_fields("latency", phases.get("lat1")),
+        **_latency_fields("latency80", phases.get("lat2")),
         "rss_mb": round(max(rss_after), 1),
         "rss_mb_per_worker": [round(r, 1) for r in rss_after],
         "rss_mb_end": [round(r, 1) for r in rss_end],
@@ -873,6 +856,21 @@ def _summary(cfg: BenchConfig, phases: dict[str, Phase], rss_after: list[float],
         # events processed before every worker was ready (over 70 %: the rate is the whole run's)
         "processed_before_ready": int(full.extra.get("processed_before_ready", 0)),
     }
+
+
+#: a latency run's figures in the JSON line: name after the prefix -> key in its Phase.extra
+_LATENCY_FIELDS = {
+    "rate": "target_rate", "ms_p50": "p50_ms", "ms_p99": "p99_ms", "alerts": "alerts",
+    "wait_ms_p99": "wait_ms_p99", **{f"{st}_us_per_event": f"{st}_us_per_event" for st in STAGES},
+    # the workers' CPU per event while paced, and the paced producer's (it shares the cores)
+    "cpu_us_per_event": "cpu_us_per_event", "load_cpu_us_per_event": "load_cpu_us_per_event",
+}
+
+
+def _latency_fields(prefix: str, phase: Phase | None) -> dict[str, Any]:
+    """``<prefix>_<name>`` for each of :data:`_LATENCY_FIELDS`; None without the run (0 alerts)."""
+    return {f"{prefix}_{name}": (phase.extra[key] if phase is not None else (0 if name == "alerts" else None))
+            for name, key in _LATENCY_FIELDS.items()}
 
 
 def _latency_note(res: dict[str, Any], prefix: str) -> str:
